@@ -1,0 +1,16 @@
+"""Render README.md from nbs/index.ipynb (markdown cells as they are, code cells as python blocks).
+
+nbdev-readme does this through Quarto, which cannot be installed offline (PyPI's quarto-cli downloads Quarto while
+it builds); this renders the same notebook without it. `python .ci/readme.py` writes README.md; CI checks no diff."""
+import json, sys
+from pathlib import Path
+
+root = Path(__file__).resolve().parents[1]
+nb = json.loads((root/'nbs'/'index.ipynb').read_text())
+out = []
+for c in nb['cells']:
+    src = ''.join(c['source']).strip()
+    if src.startswith('#|'): continue
+    out.append(src if c['cell_type'] == 'markdown' else f'```python\n{src}\n```')
+text = '<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(out) + '\n'
+(root/'README.md').write_text(text)
