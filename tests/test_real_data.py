@@ -51,3 +51,19 @@ def test_dataloaders_do_not_decode_every_image_up_front(monkeypatch):
     assert len(opened) <= 4, len(opened)
     dls.one_batch()
     assert len(opened) <= 4 + 64
+
+def test_one_epoch_on_1000_real_images_trains():
+    "The attribute learner trains an epoch on a 1000-image subset of the real FashionDataset (800 train / 200 holdout)"
+    from fashion_fastai.datasets import read_dataset
+    from fashion_fastai.learner import fashion_learner
+    from fastai.torch_core import set_seed
+    set_seed(42)
+    df = read_dataset(shared('fashion-attributes/FashionDataset')).iloc[:1000]
+    dls = fashion_dls(df, bs=32, size=96, holdout=200, num_workers=0)
+    learn = fashion_learner(dls)
+    learn.fit_one_cycle(1, 2e-3)
+    loss, *accs = learn.recorder.values[-1][1:]
+    assert np.isfinite(learn.recorder.values[-1][0]) and np.isfinite(loss)
+    assert len(accs) == 7 and all(0 <= a <= 1 for a in accs)
+    # one frozen epoch at 96 px measured 0.42 here; uniform guessing averages 0.26 over the groups
+    assert accs[-1] > 0.33, accs
