@@ -19,7 +19,7 @@ from . import __version__
 from .data import LoadImage
 from .models import AttributeHead, is_torchvision
 from .learner import attribute_vocab
-from .inference import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, build_model, load_model
+from .inference import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, load_model
 
 # %% auto #0
 __all__ = ['ExportError', 'head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner']

@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/inference.html.md"""
 
 # %% ../nbs/05_inference.ipynb #4324af73
 from __future__ import annotations
-import json, math, sys
+import json, math, os, sys
 from pathlib import Path
 import numpy as np
 import torch
@@ -238,10 +238,16 @@ class Predictor:
     "Predict with an export folder using plain PyTorch (or ONNX Runtime, `backend='onnx'`)"
     def __init__(self, path,                  # export folder
                  device=None,                 # torch device (default: CUDA when available, else CPU)
-                 backend:str='torch'):        # 'torch', or 'onnx' for `model.onnx` in the folder (`export_onnx`)
+                 backend:str='torch',         # 'torch', or 'onnx' for `model.onnx` in the folder (`export_onnx`)
+                 workers:int=None,            # threads decoding and resizing images (default: the CPU count, at most 4)
+                 channels_last:bool=True):    # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
         self.path = Path(path)
+        self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
+        self._pool = None
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        if backend == 'torch': self.model,self.cfg = load_model(path, self.device)
+        if backend == 'torch':
+            self.model,self.cfg = load_model(path, self.device)
+            if channels_last: self.model = self.model.to(memory_format=torch.channels_last)
         elif backend == 'onnx':
             self.cfg,self.model = read_config(path),None
             self.session = _ort_session(self.path, self.device)
@@ -266,17 +272,27 @@ class Predictor:
         images = list(images)
         out = Probs({h: np.full((len(images), len(v)), np.nan, dtype=np.float32) for h,v in self.classes.items()})
         out.errors = {}
+        def load(k):
+            try: return self.preprocess.item(images[k], None if bboxes is None else bboxes[k])
+            except ImageError as e:
+                if not skip_errors: raise
+                out.errors[k] = str(e)
         for idx in _progress(_batches(len(images), bs), -(-len(images)//bs), progress):
-            items,ok = [],[]
-            for k in idx:
-                try: items.append(self.preprocess.item(images[k], None if bboxes is None else bboxes[k])); ok.append(k)
-                except ImageError as e:
-                    if not skip_errors: raise
-                    out.errors[k] = str(e)
+            loaded = list(self._map(load, idx))
+            ok = [k for k,t in zip(idx, loaded) if t is not None]
+            items = [t for t in loaded if t is not None]
             if not items: continue
             for h,l in zip(self.heads, self.logits(self.preprocess.batch(items))):
                 out[h][ok] = torch.from_numpy(l).float().softmax(-1).numpy()
         return out
+
+    def _map(self, f, xs):
+        "`map` on the worker threads (PIL decodes and resizes with the GIL released)"
+        if self.workers <= 1: return map(f, xs)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix='fashion-fastai')
+        return self._pool.map(f, xs)
 
     def decode(self, probs:dict, i:int, top_k:int=1) -> dict:
         "Head → {label, index, prob, top_k} for image `i` of `probs`"
@@ -297,15 +313,20 @@ class Predictor:
     def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r})"
 
 # %% ../nbs/05_inference.ipynb #50bdd738
-def export_onnx(path, opset:int=17) -> Path:
-    "Write `model.onnx` (dynamic batch, one output per head) into export folder `path` and check it with onnx"
+def export_onnx(path,                 # export folder
+                opset:int=18,
+                dynamo:bool=True       # PyTorch's `torch.export`-based exporter; False: the legacy TorchScript one (deprecated, faster)
+               ) -> Path:
+    "Write `model.onnx` (dynamic batch, one output per head) into export folder `path`, and check it with onnx"
+    try: import onnx
+    except ImportError: raise ImportError("ONNX export needs onnx and onnxscript: pip install 'fashion-fastai[onnx]'") from None
     model,cfg = load_model(path, 'cpu')
     heads = list(cfg['classes'])
     x = torch.zeros(2, 3, *cfg['input']['size'])
     dst = Path(path)/ONNX
-    torch.onnx.export(model, (x,), str(dst), input_names=['image'], output_names=heads, opset_version=opset,
-                      dynamic_axes={'image': {0: 'batch'}, **{h: {0: 'batch'} for h in heads}}, dynamo=False)
-    import onnx
+    kw = (dict(dynamic_shapes=({0: torch.export.Dim('batch', min=1)},), verbose=False) if dynamo
+          else dict(dynamic_axes={'image': {0: 'batch'}, **{h: {0: 'batch'} for h in heads}}))
+    torch.onnx.export(model, (x,), str(dst), input_names=['image'], output_names=heads, opset_version=opset, dynamo=dynamo, **kw)
     onnx.checker.check_model(str(dst))
     return dst
 

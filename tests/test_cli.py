@@ -1,5 +1,5 @@
 "The `fashion-fastai` command, run as a user runs it: in a subprocess."
-import json, subprocess, sys, pytest
+import json, shutil, subprocess, sys, pytest
 from pathlib import Path
 
 EXE = Path(sys.executable).parent/'fashion-fastai'   # the installed console script
@@ -32,3 +32,103 @@ def test_show_batch_defaults_to_the_embedded_sample(tmp_path):
 def test_errors_are_one_line(tmp_path, args, msg):
     r = run(*args)
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+# --- train, then evaluate / predict / submit / export-onnx on what it wrote ---
+# One xdist worker runs this module's tests so the trained model of the module fixture is made once.
+pytestmark = pytest.mark.xdist_group('cli')
+
+@pytest.fixture(scope='module')
+def small(tmp_path_factory):
+    "A 60-image attribute sample and a model trained on it for one epoch, with lr_find"
+    tmp = tmp_path_factory.mktemp('cli')
+    assert run('sample', tmp/'data', '--n', '60', '--seed', '5').returncode == 0
+    r = run('train', '--data', tmp/'data', '--size', '64', '--epochs', '1', '--freeze-epochs', '1', '--bs', '16',
+            '--lr', 'find', '--workers', '0', '--crop-bbox', '--out', tmp/'model')
+    assert r.returncode == 0, r.stderr
+    return dict(tmp=tmp, data=tmp/'data', model=tmp/'model', train=json.loads(r.stdout.strip().splitlines()[-1]), stderr=r.stderr)
+
+def test_train_writes_the_export_folder_metrics_and_history(small):
+    m = small['model']
+    assert {'config.json', 'model.safetensors', 'metrics.json', 'history.csv'} <= {p.name for p in m.iterdir()}
+    assert (m/'models'/'best.pth').exists()
+    cfg, metrics = json.loads((m/'config.json').read_text()), json.loads((m/'metrics.json').read_text())
+    assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [64, 64]
+    assert metrics['n_valid'] == 9 and 0 <= metrics['valid']['mean_accuracy'] <= 1 and metrics == cfg['training'] | {'valid': metrics['valid']}
+    assert metrics['lr'] != 2e-3 and 'lr_find suggests' in small['stderr']     # --lr find was used
+    rows = (m/'history.csv').read_text().splitlines()
+    assert rows[0].startswith('stage,epoch') and len(rows) == 3                # header, frozen epoch, unfrozen epoch
+    assert small['train']['valid'] == metrics['valid']
+
+def test_evaluate_prints_one_json_object(small):
+    r = run('evaluate', '--model', small['model'], '--data', small['data'], '--split', 'validation')
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res['task'] == 'attributes' and res['n'] == 9 and res['unreadable'] == 0
+    assert set(res['per_group']) == {'pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit'}
+    assert res['mean_accuracy'] == pytest.approx(small['train']['valid']['mean_accuracy'], abs=1e-6)
+
+def test_evaluate_counts_unreadable_images(small, tmp_path):
+    data = Path(shutil.copytree(small['data'], tmp_path/'data'))
+    val = [l.split()[0] for l in (data/'split'/'val.txt').read_text().split()]
+    (data/val[0]).write_bytes(b'\xff\xd8\xff\xe0 truncated')
+    (data/val[1]).write_bytes(b'')
+    r = run('evaluate', '--model', small['model'], '--data', data)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res['unreadable'] == 2 and res['n'] == 7 and len(res['unreadable_images']) == 2
+
+def test_predict_one_line_per_image_and_errors_in_place(small, tmp_path):
+    imgs = sorted((small['data']/'img').glob('*.jpg'))[:2]
+    (tmp_path/'bad.jpg').write_text('not an image')
+    r = run('predict', '--model', small['model'], imgs[0], tmp_path/'bad.jpg', imgs[1], '--top-k', '3')
+    assert r.returncode == 1
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [l['image'] for l in lines] == [str(imgs[0]), str(tmp_path/'bad.jpg'), str(imgs[1])]
+    assert 'cannot read' in lines[1]['error'] and 'pattern' not in lines[1]
+    for l in (lines[0], lines[2]):
+        assert len(l['fit']['top_k']) == 3 and l['fit']['label'] == l['fit']['top_k'][0][0]
+        assert sum(p for _,p in l['pattern']['top_k']) <= 1 + 1e-6
+    r = run('predict', '--model', small['model'], *imgs)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
+
+def test_export_onnx_then_predict_with_onnx(small):
+    r = run('export-onnx', '--model', small['model'])
+    assert r.returncode == 0, r.stderr
+    img = sorted((small['data']/'img').glob('*.jpg'))[0]
+    a = json.loads(run('predict', '--model', small['model'], img).stdout)
+    o = run('predict', '--model', small['model'], img, '--onnx')
+    assert o.returncode == 0, o.stderr
+    b = json.loads(o.stdout)
+    for g in ('pattern', 'fit'):
+        assert a[g]['label'] == b[g]['label'] and a[g]['prob'] == pytest.approx(b[g]['prob'], abs=1e-4)
+
+def test_submit_writes_six_indices_per_test_image(small):
+    out = small['tmp']/'prediction.txt'
+    r = run('submit', '--model', small['model'], '--data', small['data'], '--out', out)
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    n_test = len((small['data']/'split'/'test.txt').read_text().split())
+    assert json.loads(r.stdout)['n'] == n_test == len(lines)
+    cfg = json.loads((small['model']/'config.json').read_text())
+    for l in lines:
+        idx = [int(v) for v in l.split()]
+        assert len(idx) == 6 and all(0 <= i < len(v) for i,v in zip(idx, cfg['classes'].values()))
+
+def test_model_folder_errors_are_one_line(small, tmp_path):
+    foreign = tmp_path/'foreign'; foreign.mkdir()
+    (foreign/'config.json').write_text('{"architectures": ["BertModel"]}')
+    newer = Path(shutil.copytree(small['model'], tmp_path/'newer'))
+    cfg = json.loads((newer/'config.json').read_text()); cfg['format_version'] = 99
+    (newer/'config.json').write_text(json.dumps(cfg))
+    img = sorted((small['data']/'img').glob('*.jpg'))[0]
+    for args,msg in [(['evaluate', '--model', tmp_path/'nowhere', '--data', small['data']], 'no such folder'),
+                     (['predict', '--model', foreign, img], 'not written by fashion-fastai'),
+                     (['predict', '--model', newer, img], 'format version 99'),
+                     (['evaluate', '--model', small['model'], '--data', small['data'], '--split', 'test'], 'no labels'),
+                     (['predict', '--model', tmp_path, img], 'no config.json')]:
+        r = run(*args)
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+
+def test_train_rejects_a_task_mismatch(small, tmp_path):
+    r = run('train', '--data', small['data'], '--task', 'categories', '--out', tmp_path/'m')
+    assert r.returncode == 2 and 'attributes dataset' in r.stderr

@@ -1,0 +1,117 @@
+"""The fastai-free inference path, run where fastai cannot be imported: its probabilities equal `learn.get_preds`.
+
+A module-scoped fixture trains a small learner per task in this process (with fastai), exports it and records
+`get_preds` on the validation images. The checks then run `fashion_fastai.inference` (and the CLI) in a subprocess
+whose import system refuses fastai, fastcore, fasttransform and fastprogress."""
+import json, subprocess, sys, textwrap
+import numpy as np
+import pytest
+
+BLOCK = textwrap.dedent('''
+    import sys
+    class _Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split('.')[0] in ('fastai', 'fastcore', 'fasttransform', 'fastprogress'):
+                raise ImportError(f'{name} is blocked in this test: the inference path must not import it')
+    sys.meta_path.insert(0, _Block())
+    ''')
+
+# One xdist worker runs this module so each task's learner is trained once.
+pytestmark = pytest.mark.xdist_group('inference')
+
+def run_blocked(code, *args):
+    "Run `code` in a fresh Python whose import of fastai (and its own libraries) fails"
+    src = BLOCK + textwrap.dedent(code) + "\nassert not [m for m in sys.modules if m.split('.')[0] in ('fastai', 'fastcore')]\n"
+    return subprocess.run([sys.executable, '-c', src, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+def test_blocking_works():
+    r = run_blocked('import fastai')
+    assert r.returncode != 0 and 'blocked in this test' in r.stderr
+
+TASKS = {  # task: (fashion_dls kwargs, fashion_learner kwargs)
+    'attributes': (dict(size=64, crop_bbox=True, arch='tf_efficientnet_lite0'), dict(arch='tf_efficientnet_lite0')),
+    'categories': (dict(size=64, presize=72, arch='resnet18', resize_method='crop'),
+                   dict(arch='resnet18', pretrained=False, lin_ftrs=[64], concat_pool=False)),
+}
+
+@pytest.fixture(scope='module', params=list(TASKS))
+def trained(request, tmp_path_factory):
+    "A briefly trained learner's export folder, its validation images and bboxes, and fastai's probabilities and metrics"
+    from fastai.torch_core import set_seed
+    from fashion_fastai.sample import sample_path
+    from fashion_fastai.data import fashion_dls
+    from fashion_fastai.learner import fashion_learner
+    from fashion_fastai.export import export_learner
+    from fashion_fastai.datasets import BBOX
+    task = request.param
+    tmp = tmp_path_factory.mktemp(task)
+    set_seed(0)
+    dkw,lkw = TASKS[task]
+    dls = fashion_dls(sample_path(task), bs=32, num_workers=0, **dkw)
+    learn = fashion_learner(dls, path=tmp, **lkw)
+    learn.fit(1, 1e-3)
+    out = export_learner(learn, tmp/'export')
+    preds,_ = learn.get_preds(dl=dls.valid)
+    preds = [p.numpy() for p in (preds if isinstance(preds, (tuple, list)) else [preds])]
+    items = dls.valid.items
+    vals = dict(zip([m.name for m in learn.metrics], learn.validate()[1:]))
+    np.savez(tmp/'ref.npz', *preds)
+    (tmp/'items.json').write_text(json.dumps(dict(paths=items.path.tolist(), bboxes=items[BBOX].to_numpy(dtype=float).tolist())))
+    return dict(task=task, tmp=tmp, out=out, preds=preds, metrics=vals, data=sample_path(task))
+
+PROBS = '''
+    import json, numpy as np
+    from fashion_fastai.inference import Predictor
+    out, items, dst, backend = sys.argv[1:5]
+    it = json.loads(open(items).read())
+    p = Predictor(out, device='cpu', backend=backend)
+    probs = p.probs(it['paths'], it['bboxes'], bs=13)
+    np.savez(dst, *[probs[h] for h in p.heads])
+    '''
+
+def _compare(trained, backend):
+    dst = trained['tmp']/f'{backend}.npz'
+    r = run_blocked(PROBS, trained['out'], trained['tmp']/'items.json', dst, backend)
+    assert r.returncode == 0, r.stderr
+    got = np.load(dst)
+    assert len(got.files) == len(trained['preds'])
+    err = max(np.abs(got[f] - ref).max() for f,ref in zip(got.files, trained['preds']))
+    assert err < 1e-4, f'largest probability difference {err}'
+    return err
+
+def test_probabilities_equal_get_preds_without_fastai(trained):
+    _compare(trained, 'torch')
+
+def test_onnx_probabilities_equal_get_preds(trained):
+    r = run_blocked('from fashion_fastai.cli import main; sys.exit(main(["export-onnx", "--model", sys.argv[1]]))', trained['out'])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)['onnx'].endswith('model.onnx')
+    _compare(trained, 'onnx')
+
+def test_cli_evaluate_without_fastai_matches_learn_validate(trained):
+    r = run_blocked('from fashion_fastai.cli import main; sys.exit(main(["evaluate", "--model", sys.argv[1], "--data", sys.argv[2]]))',
+                    trained['out'], trained['data'])
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res['task'] == trained['task'] and res['n'] == len(trained['preds'][0]) and res['unreadable'] == 0
+    m = trained['metrics']
+    if trained['task'] == 'attributes':
+        assert res['mean_accuracy'] == pytest.approx(m['mean_accuracy'], abs=1e-6)
+        assert res['per_group'] == pytest.approx({g: m[f'{g}_acc'] for g in res['per_group']}, abs=1e-6)
+    else:
+        for k in ('accuracy', 'top_3_accuracy', 'top_5_accuracy'): assert res[k] == pytest.approx(m[k], abs=1e-6)
+
+def test_loading_never_unpickles(trained):
+    code = '''
+        import pickle, torch
+        def _no(*a, **k): raise AssertionError('unpickling attempted')
+        class _NoUnpickler(pickle.Unpickler):
+            def __init__(self, *a, **k): _no()
+        pickle.load = pickle.loads = torch.load = _no
+        pickle.Unpickler = _NoUnpickler
+        from fashion_fastai.inference import Predictor
+        p = Predictor(sys.argv[1], device='cpu')
+        print(p.task)
+        '''
+    r = run_blocked(code, trained['out'])
+    assert r.returncode == 0 and r.stdout.strip() == trained['task'], r.stderr
