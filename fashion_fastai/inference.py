@@ -17,10 +17,10 @@ from safetensors.torch import load_file
 from .datasets import BBOX, bbox_crop, read_dataset, task_of, label_cols, _SPLIT_ALIASES
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'ExportFolderError', 'read_config', 'ConcatPool', 'Flatten',
-           'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model', 'ImageError', 'load_rgb', 'presize',
-           'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess', 'Probs', 'Predictor', 'export_onnx',
-           'dataset_split', 'metrics_from', 'evaluate', 'submission_lines']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
+           'ConcatPool', 'Flatten', 'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model',
+           'ImageError', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess',
+           'Probs', 'Predictor', 'export_onnx', 'dataset_split', 'metrics_from', 'evaluate', 'submission_lines']
 
 # %% ../nbs/05_inference.ipynb #5c028e70
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
@@ -55,12 +55,18 @@ def read_config(path) -> dict:
     return cfg
 
 # %% ../nbs/05_inference.ipynb #6ad009cb
+class GlobalMaxPool(nn.Module):
+    "`nn.AdaptiveMaxPool2d(1)` as a plain reduction, which every ONNX exporter handles"
+    def forward(self, x): return x.amax((-2, -1), keepdim=True)
+
+def _max_pool(size): return GlobalMaxPool() if size in (1, (1, 1), [1, 1]) else nn.AdaptiveMaxPool2d(size)
+
 class ConcatPool(nn.Module):
     "Adaptive max pooling and average pooling, concatenated (fastai's `AdaptiveConcatPool2d`)"
     def __init__(self, size=1):
         super().__init__()
         self.size = size
-        self.ap,self.mp = nn.AdaptiveAvgPool2d(size),nn.AdaptiveMaxPool2d(size)
+        self.ap,self.mp = nn.AdaptiveAvgPool2d(size),_max_pool(size)
     def forward(self, x): return torch.cat([self.mp(x), self.ap(x)], 1)
 
 class Flatten(nn.Module):
@@ -74,7 +80,7 @@ def _layer(s:dict) -> nn.Module:
     t = s['type']
     if t == 'ConcatPool': return ConcatPool(s['size'])
     if t == 'AvgPool': return nn.AdaptiveAvgPool2d(s['size'])
-    if t == 'MaxPool': return nn.AdaptiveMaxPool2d(s['size'])
+    if t == 'MaxPool': return _max_pool(s['size'])
     if t == 'Flatten': return Flatten(s['full'])
     if t == 'BatchNorm1d': return nn.BatchNorm1d(s['num_features'], eps=s['eps'], affine=s['affine'])
     if t == 'Dropout': return nn.Dropout(s['p'])

@@ -1,6 +1,14 @@
 import os, pytest
 from pathlib import Path
 
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # The CPU cores shared out between the xdist workers (and the commands they start): two workers each running
+    # two-thread BLAS on two cores spend their time waiting for each other.
+    _n = max(1, (os.cpu_count() or 1) // int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')))
+    os.environ.setdefault('OMP_NUM_THREADS', str(_n))
+    import torch
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
 ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser):

@@ -3,7 +3,7 @@
 A module-scoped fixture trains a small learner per task in this process (with fastai), exports it and records
 `get_preds` on the validation images. The checks then run `fashion_fastai.inference` (and the CLI) in a subprocess
 whose import system refuses fastai, fastcore, fasttransform and fastprogress."""
-import json, subprocess, sys, textwrap
+import json, os, subprocess, sys, textwrap
 import numpy as np
 import pytest
 
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.xdist_group('inference')
 def run_blocked(code, *args):
     "Run `code` in a fresh Python whose import of fastai (and its own libraries) fails"
     src = BLOCK + textwrap.dedent(code) + "\nassert not [m for m in sys.modules if m.split('.')[0] in ('fastai', 'fastcore')]\n"
-    return subprocess.run([sys.executable, '-c', src, *map(str, args)], capture_output=True, text=True, timeout=600)
+    env = {**os.environ, 'CUDA_VISIBLE_DEVICES': ''}     # CPU, as the fixture's learner: GPUs round differently (TF32)
+    return subprocess.run([sys.executable, '-c', src, *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
 
 def test_blocking_works():
     r = run_blocked('import fastai')
@@ -47,7 +48,7 @@ def trained(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(task)
     set_seed(0)
     dkw,lkw = TASKS[task]
-    dls = fashion_dls(sample_path(task), bs=32, num_workers=0, **dkw)
+    dls = fashion_dls(sample_path(task), bs=32, num_workers=0, device='cpu', **dkw)   # CPU on both sides: GPUs round differently (TF32)
     learn = fashion_learner(dls, path=tmp, **lkw)
     learn.fit(1, 1e-3)
     out = export_learner(learn, tmp/'export')
