@@ -1,5 +1,6 @@
-import os, pytest
+import os, shutil, pytest
 from pathlib import Path
+from filelock import FileLock
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # The CPU cores shared out between the xdist workers (and the commands they start): two workers each running
@@ -25,3 +26,18 @@ def shared(sub):
     p = shared_data(sub)
     if p is None: pytest.skip(f'real data {sub!r} not found (set FASHION_FASTAI_DATA or put it at ../shared/data)')
     return p
+
+@pytest.fixture(scope='session')
+def once(tmp_path_factory, worker_id):
+    """`once(name, make)`: the folder `make(folder)` filled, made by one xdist worker for all of them (the others wait
+    and reuse it). For expensive setup such as training a model, which a session fixture would repeat on every worker."""
+    root = tmp_path_factory.getbasetemp() if worker_id == 'master' else tmp_path_factory.getbasetemp().parent
+    def _once(name, make):
+        d = root/name
+        with FileLock(str(d) + '.lock'):
+            if not (d/'.done').exists():
+                shutil.rmtree(d, ignore_errors=True); d.mkdir(parents=True)
+                make(d)
+                (d/'.done').touch()
+        return d
+    return _once

@@ -37,18 +37,17 @@ def test_errors_are_one_line(tmp_path, args, msg):
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 # --- train, then evaluate / predict / submit / export-onnx on what it wrote ---
-# One xdist worker runs this module's tests so the trained model of the module fixture is made once.
-pytestmark = pytest.mark.xdist_group('cli')
-
-@pytest.fixture(scope='module')
-def small(tmp_path_factory):
-    "A 60-image attribute sample and a model trained on it for one epoch, with lr_find"
-    tmp = tmp_path_factory.mktemp('cli')
-    assert run('sample', tmp/'data', '--n', '60', '--seed', '5').returncode == 0
-    r = run('train', '--data', tmp/'data', '--size', '64', '--epochs', '1', '--freeze-epochs', '1', '--bs', '16',
-            '--lr', 'find', '--workers', '0', '--crop-bbox', '--out', tmp/'model')
-    assert r.returncode == 0, r.stderr
-    return dict(tmp=tmp, data=tmp/'data', model=tmp/'model', train=json.loads(r.stdout.strip().splitlines()[-1]), stderr=r.stderr)
+@pytest.fixture(scope='session')
+def small(once):
+    "A 60-image attribute sample and a model trained on it for one epoch, with lr_find (made once for all workers)"
+    def make(d):
+        assert run('sample', d/'data', '--n', '60', '--seed', '5').returncode == 0
+        r = run('train', '--data', d/'data', '--size', '64', '--epochs', '1', '--freeze-epochs', '1', '--bs', '16',
+                '--lr', 'find', '--workers', '0', '--crop-bbox', '--out', d/'model')
+        assert r.returncode == 0, r.stderr
+        (d/'train.json').write_text(r.stdout.strip().splitlines()[-1]); (d/'train.err').write_text(r.stderr)
+    d = once('cli-small', make)
+    return dict(tmp=d, data=d/'data', model=d/'model', train=json.loads((d/'train.json').read_text()), stderr=(d/'train.err').read_text())
 
 def test_train_writes_the_export_folder_metrics_and_history(small):
     m = small['model']
@@ -106,7 +105,7 @@ def test_export_onnx_then_predict_with_onnx(small):
         assert a[g]['label'] == b[g]['label'] and a[g]['prob'] == pytest.approx(b[g]['prob'], abs=1e-4)
 
 def test_submit_writes_six_indices_per_test_image(small):
-    out = small['tmp']/'prediction.txt'
+    out = small['tmp']/'prediction.txt'      # a file no other test writes
     r = run('submit', '--model', small['model'], '--data', small['data'], '--out', out)
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()

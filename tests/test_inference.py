@@ -4,6 +4,7 @@ A module-scoped fixture trains a small learner per task in this process (with fa
 `get_preds` on the validation images. The checks then run `fashion_fastai.inference` (and the CLI) in a subprocess
 whose import system refuses fastai, fastcore, fasttransform and fastprogress."""
 import json, os, subprocess, sys, textwrap
+from pathlib import Path
 import numpy as np
 import pytest
 
@@ -15,9 +16,6 @@ BLOCK = textwrap.dedent('''
                 raise ImportError(f'{name} is blocked in this test: the inference path must not import it')
     sys.meta_path.insert(0, _Block())
     ''')
-
-# One xdist worker runs this module so each task's learner is trained once.
-pytestmark = pytest.mark.xdist_group('inference')
 
 def run_blocked(code, *args):
     "Run `code` in a fresh Python whose import of fastai (and its own libraries) fails"
@@ -35,30 +33,35 @@ TASKS = {  # task: (fashion_dls kwargs, fashion_learner kwargs)
                    dict(arch='resnet18', pretrained=False, lin_ftrs=[64], concat_pool=False)),
 }
 
-@pytest.fixture(scope='module', params=list(TASKS))
-def trained(request, tmp_path_factory):
+@pytest.fixture(params=list(TASKS))
+def trained(request, once):
     "A briefly trained learner's export folder, its validation images and bboxes, and fastai's probabilities and metrics"
+    task = request.param
+    d = once(f'inference-{task}', lambda d: _train(task, d))
+    ref = np.load(d/'ref.npz')
+    return dict(task=task, tmp=d, out=d/'export', preds=[ref[f] for f in ref.files], metrics=json.loads((d/'metrics.json').read_text()),
+                data=Path((d/'data.txt').read_text()))
+
+def _train(task, tmp):
+    "Train the task's small learner in this process (with fastai) and keep what the tests compare against"
     from fastai.torch_core import set_seed
     from fashion_fastai.sample import sample_path
     from fashion_fastai.data import fashion_dls
     from fashion_fastai.learner import fashion_learner
     from fashion_fastai.export import export_learner
     from fashion_fastai.datasets import BBOX
-    task = request.param
-    tmp = tmp_path_factory.mktemp(task)
     set_seed(0)
     dkw,lkw = TASKS[task]
     dls = fashion_dls(sample_path(task), bs=32, num_workers=0, device='cpu', **dkw)   # CPU on both sides: GPUs round differently (TF32)
     learn = fashion_learner(dls, path=tmp, **lkw)
     learn.fit(1, 1e-3)
-    out = export_learner(learn, tmp/'export')
+    export_learner(learn, tmp/'export')
     preds,_ = learn.get_preds(dl=dls.valid)
-    preds = [p.numpy() for p in (preds if isinstance(preds, (tuple, list)) else [preds])]
+    np.savez(tmp/'ref.npz', *[p.numpy() for p in (preds if isinstance(preds, (tuple, list)) else [preds])])
     items = dls.valid.items
-    vals = dict(zip([m.name for m in learn.metrics], learn.validate()[1:]))
-    np.savez(tmp/'ref.npz', *preds)
     (tmp/'items.json').write_text(json.dumps(dict(paths=items.path.tolist(), bboxes=items[BBOX].to_numpy(dtype=float).tolist())))
-    return dict(task=task, tmp=tmp, out=out, preds=preds, metrics=vals, data=sample_path(task))
+    (tmp/'metrics.json').write_text(json.dumps(dict(zip([m.name for m in learn.metrics], map(float, learn.validate()[1:])))))
+    (tmp/'data.txt').write_text(str(sample_path(task)))
 
 PROBS = '''
     import json, numpy as np
