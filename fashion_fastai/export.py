@@ -122,9 +122,6 @@ def export_learner(learn,                   # a trained Learner (from `fashion_l
     cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__,
                task='attributes' if list(classes) != ['label'] else 'categories',
                model=model_spec(learn.model, arch), classes=classes, input=input_spec(learn.dls), **(extra or {}))
-    n_out = [h[-1]['out_features'] for h in cfg['model']['head']['heads'].values() if h and h[-1]['type'] == 'Linear']
-    if n_out != [len(v) for v in classes.values()]:
-        raise ExportError(f"The heads' output sizes {n_out} do not match the class lists' lengths {[len(v) for v in classes.values()]}")
     sd = {k: v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
     save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
     (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')

@@ -1,4 +1,4 @@
-import os, shutil, pytest
+import os, shutil, subprocess, sys, pytest
 from pathlib import Path
 from filelock import FileLock
 
@@ -11,6 +11,13 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 ROOT = Path(__file__).resolve().parents[1]
+EXE = Path(sys.executable).parent/'fashion-fastai'   # the installed console script
+# On the CPU even where there is a GPU: the tests compare numbers across commands, and GPUs round differently (TF32)
+CPU_ONLY = {**os.environ, 'CUDA_VISIBLE_DEVICES': ''}
+
+def cli(*args, timeout=600):
+    "Run the installed `fashion-fastai` command as a user does, on the CPU"
+    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=CPU_ONLY)
 
 def pytest_addoption(parser):
     parser.addoption('--slow', action='store_true', help='also run cells and tests flagged slow (real-data training)')

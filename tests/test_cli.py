@@ -1,14 +1,9 @@
 "The `fashion-fastai` command, run as a user runs it: in a subprocess."
-import json, os, shutil, subprocess, sys, pytest
+import json, shutil, pytest
 from pathlib import Path
+from conftest import cli
 
-EXE = Path(sys.executable).parent/'fashion-fastai'   # the installed console script
-
-# On the CPU even where there is a GPU: these tests compare numbers across commands, and GPUs round differently (TF32)
-CPU_ONLY = {**os.environ, 'CUDA_VISIBLE_DEVICES': ''}
-
-def run(*args):
-    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=600, env=CPU_ONLY)
+run = cli
 
 def test_sample_then_show_batch(tmp_path):
     r = run('sample', tmp_path/'s', '--task', 'categories', '--n', '40', '--seed', '3')

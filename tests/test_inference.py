@@ -3,8 +3,9 @@
 A module-scoped fixture trains a small learner per task in this process (with fastai), exports it and records
 `get_preds` on the validation images. The checks then run `fashion_fastai.inference` (and the CLI) in a subprocess
 whose import system refuses fastai, fastcore, fasttransform and fastprogress."""
-import json, os, subprocess, sys, textwrap
+import json, subprocess, sys, textwrap
 from pathlib import Path
+from conftest import CPU_ONLY
 import numpy as np
 import pytest
 
@@ -20,8 +21,7 @@ BLOCK = textwrap.dedent('''
 def run_blocked(code, *args):
     "Run `code` in a fresh Python whose import of fastai (and its own libraries) fails"
     src = BLOCK + textwrap.dedent(code) + "\nassert not [m for m in sys.modules if m.split('.')[0] in ('fastai', 'fastcore')]\n"
-    env = {**os.environ, 'CUDA_VISIBLE_DEVICES': ''}     # CPU, as the fixture's learner: GPUs round differently (TF32)
-    return subprocess.run([sys.executable, '-c', src, *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run([sys.executable, '-c', src, *map(str, args)], capture_output=True, text=True, timeout=600, env=CPU_ONLY)
 
 def test_blocking_works():
     r = run_blocked('import fastai')

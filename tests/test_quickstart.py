@@ -1,14 +1,8 @@
 "The README's quick start: its main job, `fashion-fastai train` with the defaults, then evaluate and predict on what it wrote."
-import json, os, subprocess, sys, pytest
-from pathlib import Path
+import json, pytest
+from conftest import cli
 
-EXE = Path(sys.executable).parent/'fashion-fastai'
-
-# On the CPU even where there is a GPU: these tests compare numbers across commands, and GPUs round differently (TF32)
-CPU_ONLY = {**os.environ, 'CUDA_VISIBLE_DEVICES': ''}
-
-def run(*args):
-    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=900, env=CPU_ONLY)
+def run(*args): return cli(*args, timeout=900)
 
 def test_quick_start_main_job(tmp_path):
     "Offline, on the embedded sample, with the default backbone and settings"
