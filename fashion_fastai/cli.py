@@ -10,7 +10,7 @@ import argparse, contextlib, json, sys, time
 from pathlib import Path
 from .datasets import DatasetError, detect_layout, read_dataset, task_of, label_cols
 from .sample import TASKS, make_sample, sample_path
-from .inference import ExportFolderError, ImageError, Predictor, evaluate, submission_lines, export_onnx
+from .inference import ExportFolderError, ImageError, Predictor, data_of, evaluate, submission_lines, export_onnx
 
 # %% auto #0
 __all__ = ['parser', 'main']
@@ -92,9 +92,20 @@ def _progress(): return sys.stderr.isatty()
 def _evaluate(args):
     "Metrics of an export folder on a dataset split (default: of the dataset it was trained on), as one JSON object"
     pred = Predictor(args.model, device=args.device)
-    data = args.data or pred.cfg.get('training', {}).get('data')
-    if data is None: raise ValueError(f"{args.model} does not record the dataset it was trained on: give --data")
+    data = data_of(pred, args.data)
     print(json.dumps(dict(data=str(data), **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
+
+def _interpret(args):
+    "Confusion matrices, most confused, per-class report and top losses on a dataset split, written as CSV and PNG"
+    import matplotlib; matplotlib.use('Agg')
+    from fashion_fastai.interpret import FashionInterpretation
+    pred = Predictor(args.model, device=args.device)
+    data = data_of(pred, args.data)
+    fi = FashionInterpretation.from_export(pred, Path(data), args.split, bs=args.bs, progress=_progress())
+    files = fi.save(args.out, k=args.top_losses)
+    s = fi.summary().set_index('group')
+    print(json.dumps(dict(data=str(data), split=args.split, n=len(fi), unreadable=fi.n_unreadable, out=str(args.out),
+                          accuracy={g: round(float(v), 6) for g,v in s.accuracy.items()}, files=sorted(files))))
 
 def _predict(args) -> int:
     "One JSON line per image; exit code 1 when any image could not be read"
@@ -172,8 +183,14 @@ def parser() -> argparse.ArgumentParser:
         return c
     e = model_cmd('evaluate', 'metrics of an export folder on a dataset split (no fastai needed)')
     e.add_argument('--data', help='dataset folder or CSV (default: the one the model was trained on, as config.json records it)')
-    e.add_argument('--split', default='val', help='train, val (valid, validation) or test (default: val)')
+    e.add_argument('--split', default='val', help='train, val (valid, validation), test, or holdout: the images the model was validated on in training (default: val)')
     e.set_defaults(func=_evaluate)
+    i = model_cmd('interpret', 'confusion matrices, most confused, per-class report and top losses on a dataset split, as CSV and PNG (no fastai needed)')
+    i.add_argument('--data', help='labelled dataset folder or CSV (default: the one the model was trained on)')
+    i.add_argument('--split', default='val', help='train, val (valid, validation), test, or holdout: the images the model was validated on in training (default: val)')
+    i.add_argument('--out', required=True, help='folder to write the tables and plots into')
+    i.add_argument('--top-losses', type=int, default=9, help='images in top_losses.png and top_losses.csv (default: %(default)s)')
+    i.set_defaults(func=_interpret)
     r = model_cmd('predict', 'predict images with an export folder: one JSON line per image (no fastai needed)')
     r.add_argument('images', nargs='+', help='image files')
     r.add_argument('--top-k', type=int, default=1, help='also list the k most likely classes of each head')

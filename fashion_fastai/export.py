@@ -19,7 +19,7 @@ from . import __version__
 from .data import LoadImage
 from .models import AttributeHead, is_torchvision
 from .learner import attribute_vocab
-from .inference import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, load_model
+from .inference import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, load_model
 
 # %% auto #0
 __all__ = ['ExportError', 'head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner']
@@ -125,6 +125,8 @@ def export_learner(learn,                   # a trained Learner (from `fashion_l
     sd = {k: v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
     save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
     (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
+    items = getattr(learn.dls.valid, 'items', None)
+    if hasattr(items, 'columns') and 'image' in items: (path/VALID).write_text(''.join(f'{i}\n' for i in items.image))
     if check: _check_export(learn.model, path)
     return path
 

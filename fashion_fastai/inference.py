@@ -17,14 +17,15 @@ from safetensors.torch import load_file
 from .datasets import BBOX, bbox_crop, read_dataset, task_of, label_cols, _SPLIT_ALIASES
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
            'ConcatPool', 'Flatten', 'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model',
            'ImageError', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess',
-           'Probs', 'Predictor', 'export_onnx', 'dataset_split', 'metrics_from', 'evaluate', 'submission_lines']
+           'Probs', 'Predictor', 'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate',
+           'submission_lines']
 
 # %% ../nbs/05_inference.ipynb #5c028e70
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
-CONFIG, WEIGHTS, ONNX = 'config.json', 'model.safetensors', 'model.onnx'
+CONFIG, WEIGHTS, ONNX, VALID = 'config.json', 'model.safetensors', 'model.onnx', 'valid_images.txt'
 
 class ExportFolderError(ValueError):
     "A folder that is not a usable fashion-fastai export"
@@ -272,9 +273,10 @@ class Predictor:
     def probs(self, images:list,              # image paths or PIL images
               bboxes=None,                    # one (x1, y1, x2, y2) per image, for models trained with bbox crop
               bs:int=32, progress:bool=False,
-              skip_errors:bool=False          # NaN rows and `result.errors` for unreadable images, instead of raising
+              skip_errors:bool=False,         # NaN rows and `result.errors` for unreadable images, instead of raising
+              log:bool=False                  # log-probabilities (`log_softmax`): exact losses for confident mistakes
              ) -> Probs:
-        "Softmax probabilities of every head for `images`"
+        "Softmax probabilities (or their logarithms) of every head for `images`"
         images = list(images)
         out = Probs({h: np.full((len(images), len(v)), np.nan, dtype=np.float32) for h,v in self.classes.items()})
         out.errors = {}
@@ -289,7 +291,8 @@ class Predictor:
             items = [t for t in loaded if t is not None]
             if not items: continue
             for h,l in zip(self.heads, self.logits(self.preprocess.batch(items))):
-                out[h][ok] = torch.from_numpy(l).float().softmax(-1).numpy()
+                l = torch.from_numpy(l).float()
+                out[h][ok] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
         return out
 
     def _map(self, f, xs):
@@ -345,15 +348,38 @@ def _ort_session(path:Path, device):
     return ort.InferenceSession(str(f), providers=[p for p in prov if p in ort.get_available_providers()])
 
 # %% ../nbs/05_inference.ipynb #7cbc4666
-def dataset_split(data, split:str='val'):
-    "Rows of `split` (train, val/valid/validation, test) of the dataset at `data`"
+def dataset_split(data, split:str='val',
+                  model=None):             # export folder: for `split='holdout'`, the images it was validated on
+    "Rows of `split` (train, val/valid/validation, test, or holdout) of the dataset at `data`"
     df = data if hasattr(data, 'columns') else read_dataset(data)
+    if split.lower() == 'holdout': return _validated_on(df, data, model)
     s = _SPLIT_ALIASES.get(split.lower())
-    if s is None: raise ValueError(f"Unknown split {split!r}: use train, val (valid, validation) or test")
-    if df.split.isna().all(): raise ValueError(f"{data} has no splits of its own: give a dataset with train/val/test files or folders")
+    if s is None: raise ValueError(f"Unknown split {split!r}: use train, val (valid, validation), test or holdout")
+    if df.split.isna().all(): raise ValueError(f"{data} has no splits of its own: give a dataset with train/val/test files or folders, "
+                                               "or use the 'holdout' split")
     sub = df[df.split == s].reset_index(drop=True)
-    if sub.empty: raise ValueError(f"{data} has no {split!r} images (it has {sorted(df.split.dropna().unique())})")
+    if sub.empty: raise ValueError(f"{data} has no {split!r} images (it has {sorted(df.split.dropna().unique())}): "
+                                   "use one of those, or 'holdout' for the images the model was validated on")
     return sub
+
+def _validated_on(df, data, model):
+    "The rows of the images listed in the export folder's `valid_images.txt`, in its order"
+    f = None if model is None else Path(model)/VALID
+    if f is None or not f.exists():
+        raise ValueError(f"The 'holdout' split is the list of images the model was validated on ({VALID} in its export folder), "
+                         f"and {model} has none: re-export the model with this version, or use another split")
+    names = [l for l in f.read_text().splitlines() if l]
+    pos = {n: i for i,n in enumerate(df.image.astype(str))}
+    missing = [n for n in names if n not in pos]
+    if missing: raise ValueError(f"{len(missing)} of the {len(names)} images in {f} are not in {data}, e.g. {missing[0]}: "
+                                 "give the dataset the model was trained on")
+    return df.iloc[[pos[n] for n in names]].reset_index(drop=True)
+
+def data_of(predictor:Predictor, data=None):
+    "`data`, or else the dataset `predictor`'s export folder records it was trained on"
+    data = data if data is not None else predictor.cfg.get('training', {}).get('data')
+    if data is None: raise ValueError(f"{predictor.path} does not record the dataset it was trained on: give the dataset (--data)")
+    return data
 
 def _targets(df, cfg:dict) -> dict:
     "Head → int array of class indices in the model's order (-1 where the label is missing)"
@@ -385,11 +411,11 @@ def metrics_from(probs:dict, targets:dict, task:str) -> dict:
 
 def evaluate(predictor:Predictor, data, split:str='val', bs:int=32, progress:bool=False) -> dict:
     "Metrics of `predictor` on `split` of the dataset `data`, with the count of images it could not read"
-    df = dataset_split(data, split)
+    df = dataset_split(data, split, predictor.path)
     targets = _targets(df, predictor.cfg)
     if all((t < 0).all() for t in targets.values()): raise ValueError(f"The {split!r} images of {data} have no labels to evaluate against (is it the unlabelled test split?)")
     probs = predictor.probs(df.path.tolist(), _bboxes(df, predictor.cfg), bs, progress, skip_errors=True)
-    res = dict(task=predictor.task, split=_SPLIT_ALIASES[split.lower()], n=len(df) - len(probs.errors), unreadable=len(probs.errors))
+    res = dict(task=predictor.task, split=_SPLIT_ALIASES.get(split.lower(), split.lower()), n=len(df) - len(probs.errors), unreadable=len(probs.errors))
     res.update(metrics_from(probs, targets, predictor.task))
     if probs.errors: res['unreadable_images'] = [df.path[k] for k in sorted(probs.errors)][:20]
     return res

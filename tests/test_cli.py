@@ -74,6 +74,22 @@ def test_evaluate_counts_unreadable_images(small, tmp_path):
     res = json.loads(r.stdout)
     assert res['unreadable'] == 2 and res['n'] == 7 and len(res['unreadable_images']) == 2
 
+def test_interpret_writes_tables_and_plots_and_counts_unreadable_images(small, tmp_path):
+    data = Path(shutil.copytree(small['data'], tmp_path/'data'))
+    val = [l.split()[0] for l in (data/'split'/'val.txt').read_text().split()]
+    (data/val[0]).write_bytes(b'')
+    r = run('interpret', '--model', small['model'], '--data', data, '--out', tmp_path/'i', '--top-losses', '3')
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res['n'] == 8 and res['unreadable'] == 1 and '1 of 9 images could not be read' in r.stderr
+    groups = ['pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit']
+    assert list(res['accuracy']) == groups + ['mean']
+    assert set(res['files']) == {'summary.csv', 'report.csv', 'most_confused.csv', 'predictions.csv', 'top_losses.csv', 'top_losses.png',
+                                 *[f'confusion_{g}.{e}' for g in groups for e in ('csv', 'png')]}
+    rows = (tmp_path/'i'/'predictions.csv').read_text().splitlines()
+    assert len(rows) == 9 and val[0] not in ''.join(rows)        # header + the 8 readable images
+    assert len((tmp_path/'i'/'top_losses.csv').read_text().splitlines()) == 4
+
 def test_predict_one_line_per_image_and_errors_in_place(small, tmp_path):
     imgs = sorted((small['data']/'img').glob('*.jpg'))[:2]
     (tmp_path/'bad.jpg').write_text('not an image')
@@ -122,6 +138,8 @@ def test_model_folder_errors_are_one_line(small, tmp_path):
                      (['predict', '--model', foreign, img], 'not written by fashion-fastai'),
                      (['predict', '--model', newer, img], 'format version 99'),
                      (['evaluate', '--model', small['model'], '--data', small['data'], '--split', 'test'], 'no labels'),
+                     (['interpret', '--model', small['model'], '--split', 'test', '--out', tmp_path/'i'], 'no labels'),
+                     (['interpret', '--model', small['model'], '--split', 'dev', '--out', tmp_path/'i'], 'Unknown split'),
                      (['predict', '--model', tmp_path, img], 'no config.json')]:
         r = run(*args)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)

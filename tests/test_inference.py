@@ -38,8 +38,9 @@ def trained(request, once):
     "A briefly trained learner's export folder, its validation images and bboxes, and fastai's probabilities and metrics"
     task = request.param
     d = once(f'inference-{task}', lambda d: _train(task, d))
-    ref = np.load(d/'ref.npz')
-    return dict(task=task, tmp=d, out=d/'export', preds=[ref[f] for f in ref.files], metrics=json.loads((d/'metrics.json').read_text()),
+    ref,targ = np.load(d/'ref.npz'),np.load(d/'targ.npz')
+    return dict(task=task, tmp=d, out=d/'export', preds=[ref[f] for f in ref.files], targs=[targ[f] for f in targ.files],
+                metrics=json.loads((d/'metrics.json').read_text()), items=json.loads((d/'items.json').read_text()),
                 data=Path((d/'data.txt').read_text()))
 
 def _train(task, tmp):
@@ -56,8 +57,9 @@ def _train(task, tmp):
     learn = fashion_learner(dls, path=tmp, **lkw)
     learn.fit(1, 1e-3)
     export_learner(learn, tmp/'export')
-    preds,_ = learn.get_preds(dl=dls.valid)
+    preds,targs = learn.get_preds(dl=dls.valid)
     np.savez(tmp/'ref.npz', *[p.numpy() for p in (preds if isinstance(preds, (tuple, list)) else [preds])])
+    np.savez(tmp/'targ.npz', *[t.numpy() for t in (targs if isinstance(targs, (tuple, list)) else [targs])])
     items = dls.valid.items
     (tmp/'items.json').write_text(json.dumps(dict(paths=items.path.tolist(), bboxes=items[BBOX].to_numpy(dtype=float).tolist())))
     (tmp/'metrics.json').write_text(json.dumps(dict(zip([m.name for m in learn.metrics], map(float, learn.validate()[1:])))))
@@ -119,3 +121,46 @@ def test_loading_never_unpickles(trained):
         '''
     r = run_blocked(code, trained['out'])
     assert r.returncode == 0 and r.stdout.strip() == trained['task'], r.stderr
+
+def test_cli_interpret_without_fastai_agrees_with_sklearn(trained, tmp_path):
+    """`interpret` where fastai cannot be imported: its predictions are fastai's, its tables are scikit-learn's numbers on
+    them, its top losses are sorted and are the cross-entropies of fastai's probabilities"""
+    import pandas as pd
+    from sklearn.metrics import confusion_matrix, classification_report
+    out = tmp_path/'interp'
+    r = run_blocked('from fashion_fastai.cli import main; sys.exit(main(["interpret", "--model", sys.argv[1], "--data", sys.argv[2], '
+                    '"--out", sys.argv[3], "--top-losses", "4"]))', trained['out'], trained['data'], out)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    classes = json.loads((trained['out']/'config.json').read_text())['classes']
+    n = len(trained['preds'][0])
+    assert res['n'] == n and res['unreadable'] == 0 and list(res['accuracy'])[:len(classes)] == list(classes)
+    for f in res['files']: assert (out/f).stat().st_size > 0
+    assert all((out/f).read_bytes()[:4] == b'\x89PNG' for f in res['files'] if f.endswith('.png'))
+    pred = pd.read_csv(out/'predictions.csv', keep_default_na=False, na_values=[''])
+    assert pred.image.tolist() == trained['items']['paths']
+    report = pd.read_csv(out/'report.csv')
+    losses = np.zeros(n)
+    for (g,names),probs,targ in zip(classes.items(), trained['preds'], trained['targs']):
+        idx = {c: i for i,c in enumerate(names)}
+        actual = np.array([idx.get(a, -1) if isinstance(a, str) else -1 for a in pred[f'{g}_actual']])
+        assert (actual == targ).all(), g                                        # the dataset's labels, as fastai reads them
+        p = np.array([idx[c] for c in pred[f'{g}_pred']])
+        top2 = np.sort(probs, 1)[:, -2:]
+        clear = top2[:, 1] - top2[:, 0] > 1e-3                                  # no near-tie that float rounding could flip
+        assert (p[clear] == probs[clear].argmax(1)).all() and clear.mean() > 0.9, g
+        m = targ >= 0
+        cm = pd.read_csv(out/f'confusion_{g}.csv', index_col=0)
+        assert list(cm.columns) == names and (cm.to_numpy() == confusion_matrix(targ[m], p[m], labels=range(len(names)))).all(), g
+        sk = classification_report(targ[m], p[m], output_dict=True, zero_division=0)
+        rows = report[report.group == g]
+        assert rows['class'].tolist() == [names[i] for i in sorted(set(targ[m]) | set(p[m]))]
+        for c,row in zip(sorted(set(targ[m]) | set(p[m])), rows.itertuples()):
+            assert [row.precision, row.recall, row.f1] == pytest.approx([sk[str(c)][k] for k in ('precision', 'recall', 'f1-score')], abs=1e-6)
+            assert row.support == sk[str(c)]['support']
+        assert res['accuracy'][g] == pytest.approx(sk['accuracy'], abs=1e-6)
+        losses += np.where(m, -np.log(probs[np.arange(n), targ.clip(0)]), 0)
+    top = pd.read_csv(out/'top_losses.csv', keep_default_na=False, na_values=[''])
+    assert len(top) == 4 and top.loss.is_monotonic_decreasing
+    assert top.loss.to_numpy() == pytest.approx(losses[[pred.image.tolist().index(i) for i in top.image]], rel=1e-3, abs=1e-3)
+    assert top.loss.min() >= np.sort(losses)[-4] - 1e-3                        # they are the four largest
