@@ -200,6 +200,10 @@ def center_resize(x:torch.Tensor, size, ratio=(3/4, 4/3), valid_scale:float=1.) 
     x = x[..., t:t+cp[0], l:l+cp[1]]
     return fastai_grid_sample(x, _identity_coords(x, size, True), 'bilinear', 'reflection', True)
 
+def _missing(box) -> bool:
+    "No usable box: None, or a coordinate that is None or NaN"
+    return box is None or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in box)
+
 class Preprocess:
     "Images (paths or PIL) → the normalised float batch the model of `cfg` expects"
     def __init__(self, cfg:dict):
@@ -210,7 +214,7 @@ class Preprocess:
         "One image as a uint8 (3, h, w) tensor at the presize"
         i = self.cfg
         img = load_rgb(img)
-        if i['crop_bbox'] and bbox is not None and not any(b is None or (isinstance(b, float) and math.isnan(b)) for b in bbox):
+        if i['crop_bbox'] and not _missing(bbox):
             img = bbox_crop(img, bbox, i['bbox_pad'])
         img = presize(img, i['presize'], i['resize_method'], i['pad_mode'])
         return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)

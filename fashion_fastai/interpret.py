@@ -6,13 +6,13 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/interpret.html.md"""
 
 # %% ../nbs/06_interpret.ipynb #d06404e7
 from __future__ import annotations
-import math, warnings
+import warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .datasets import bbox_crop
-from .inference import Predictor, load_rgb, data_of, dataset_split, _targets, _bboxes
+from .inference import Predictor, load_rgb, data_of, dataset_split, _targets, _bboxes, _missing
 
 # %% auto #0
 __all__ = ['FashionInterpretation']
@@ -21,8 +21,6 @@ __all__ = ['FashionInterpretation']
 def _nll(logp:np.ndarray, targ:np.ndarray) -> np.ndarray:
     "Per-item cross-entropy from log-probabilities: `-logp[target]`, 0 where the target is -1"
     return np.where(targ >= 0, -logp[np.arange(len(targ)), targ.clip(0)], 0.)
-
-def _missing(b) -> bool: return b is None or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in b)
 
 class FashionInterpretation:
     "Predictions on labelled images, per group: confusion matrices, most confused, precision / recall / F1, top losses"
