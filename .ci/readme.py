@@ -1,8 +1,8 @@
 """Render README.md from nbs/index.ipynb (markdown cells as they are, code cells as python blocks).
 
 nbdev-readme does this through Quarto, which cannot be installed offline (PyPI's quarto-cli downloads Quarto while
-it builds); this renders the same notebook without it. `python .ci/readme.py` writes README.md; CI checks no diff."""
-import json, sys
+it builds); this renders the same notebook without it, with links to other notebooks made relative to the root. `python .ci/readme.py` writes README.md; CI checks no diff."""
+import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -12,5 +12,7 @@ for c in nb['cells']:
     src = ''.join(c['source']).strip()
     if src.startswith('#|'): continue
     out.append(src if c['cell_type'] == 'markdown' else f'```python\n{src}\n```')
+# links to other notebooks are relative to nbs/ (as the docs site needs them); from the README they are under nbs/
+out = [re.sub(r'\]\((?!https?:|#)([^)\s]+\.ipynb)', r'](nbs/\1', o) for o in out]
 text = '<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(out) + '\n'
 (root/'README.md').write_text(text)

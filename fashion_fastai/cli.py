@@ -15,7 +15,7 @@ from .inference import ExportFolderError, ImageError, Predictor, data_of, evalua
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #22189349
+# %% ../nbs/10_cli.ipynb #62066a05
 def _sample(args):
     "Write the synthetic sample and describe it"
     path = make_sample(args.dir, task=args.task, n=args.n, seed=args.seed)
@@ -38,7 +38,7 @@ def _show_batch(args):
     print(json.dumps(dict(data=str(data), layout=detect_layout(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
                           batch=list(xb.shape), classes=vocab, show_batch=str(out))))
 
-# %% ../nbs/10_cli.ipynb #0f7c4d06
+# %% ../nbs/10_cli.ipynb #bd0ab101
 def _dataset_for(args):
     "The dataset `train` uses, checked against `--task`"
     if args.data: data = Path(args.data)
@@ -86,7 +86,7 @@ def _train(args):
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
     print(json.dumps(dict(out=str(out), **metrics)))
 
-# %% ../nbs/10_cli.ipynb #9ad0f419
+# %% ../nbs/10_cli.ipynb #72971cb6
 def _progress(): return sys.stderr.isatty()
 
 def _evaluate(args):
@@ -127,7 +127,7 @@ def _export_onnx(args):
     "Write model.onnx into the export folder"
     print(json.dumps(dict(onnx=str(export_onnx(args.model, opset=args.opset)))))
 
-# %% ../nbs/10_cli.ipynb #72971cb6
+# %% ../nbs/10_cli.ipynb #dd039813
 def _lr(s:str):
     if s == 'find': return s
     try: return float(s)

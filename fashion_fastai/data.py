@@ -22,7 +22,7 @@ from .datasets import GROUPS, BBOX, bbox_crop, read_dataset, task_of, label_cols
 __all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'fashion_block', 'fashion_dls',
            'show_batch']
 
-# %% ../nbs/01_data.ipynb #b4336f9a
+# %% ../nbs/01_data.ipynb #b64af1ee
 _TORCHVISION = ('resnet', 'resnext', 'wide_resnet', 'densenet', 'vgg', 'alexnet', 'squeezenet', 'mobilenet', 'efficientnet_b', 'efficientnet_v2', 'regnet', 'convnext_', 'swin_', 'vit_')
 
 def backbone_stats(arch='resnet34') -> tuple[list, list]:
@@ -37,7 +37,7 @@ def backbone_stats(arch='resnet34') -> tuple[list, list]:
     if arch in torchvision.models.list_models(): return imagenet_stats
     raise ValueError(f"Unknown backbone {arch!r}: give a torchvision model name (e.g. 'resnet34') or a timm one (see timm.list_models())")
 
-# %% ../nbs/01_data.ipynb #6c893264
+# %% ../nbs/01_data.ipynb #827f601d
 class LoadImage(Transform):
     "Open the image of a dataset row as RGB, optionally cropped to its padded bounding box"
     def __init__(self, crop_bbox:bool=False, pad:float=0.1):
@@ -49,7 +49,7 @@ class LoadImage(Transform):
         return PILImage(img)
     def __repr__(self): return f'LoadImage(crop_bbox={self.crop_bbox}, pad={self.pad})'
 
-# %% ../nbs/01_data.ipynb #3949fcec
+# %% ../nbs/01_data.ipynb #48e2bc14
 class AttrCategory(Category):
     "An attribute name that shows itself as `group: name`"
     group = ''
@@ -70,7 +70,7 @@ def AttributeBlock(group:str, vocab:list) -> TransformBlock:
     "A `TransformBlock` for one attribute group"
     return TransformBlock(type_tfms=AttrCategorize(group, vocab))
 
-# %% ../nbs/01_data.ipynb #a5287361
+# %% ../nbs/01_data.ipynb #9a4faaba
 def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fastai.datasets`)
                   size:int=224,             # training image size
                   presize:int=None,         # item resize before batch augmentation (default: 1.25 × `size`)
@@ -95,7 +95,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
 
 def _split_col(df): return IndexSplitter(np.flatnonzero((df.split == 'val').to_numpy()))(df)
 
-# %% ../nbs/01_data.ipynb #994938b9
+# %% ../nbs/01_data.ipynb #26cd1986
 def fashion_dls(source,                  # dataset folder or file, or a DataFrame from `read_dataset`
                 bs:int=64,               # batch size
                 arch='resnet34',         # backbone whose normalisation stats to use
@@ -122,7 +122,7 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
     dls.df,dls.task = df,task_of(df)
     return dls
 
-# %% ../nbs/01_data.ipynb #f760a572
+# %% ../nbs/01_data.ipynb #9bc38e4b
 from plum import dispatch
 from fastai.vision.data import TensorImage, get_grid
 from fastai.data.core import get_show_batch_func

@@ -30,7 +30,7 @@ def bbox_crop(img, box, pad:float=0.1):
     px,py = (x2-x1)*pad,(y2-y1)*pad
     return img.crop((max(0, int(x1-px)), max(0, int(y1-py)), min(img.size[0], int(round(x2+px))), min(img.size[1], int(round(y2+py)))))
 
-# %% ../nbs/00_datasets.ipynb #437b0949
+# %% ../nbs/00_datasets.ipynb #208347f5
 class DatasetError(Exception):
     "Base class of every problem with a dataset on disk"
 
@@ -57,7 +57,7 @@ class MissingImagesError(DatasetError, FileNotFoundError):
 class EmptyDatasetError(DatasetError, ValueError):
     "A dataset with no images in it"
 
-# %% ../nbs/00_datasets.ipynb #3d3b99f4
+# %% ../nbs/00_datasets.ipynb #66166c7b
 def _is_int(s:str) -> bool:
     try: int(s); return True
     except ValueError: return False
@@ -89,7 +89,7 @@ def read_rows(path,              # annotation file
             if bad: raise AnnotationError(path, ln, f"expected integers, found {bad[0]!r}")
     return [(ln, [int(v) for v in vals] if ints else vals) for ln,vals in rows]
 
-# %% ../nbs/00_datasets.ipynb #b0d2b535
+# %% ../nbs/00_datasets.ipynb #b04439d6
 def _check_images(df:pd.DataFrame, source, missing:str='error') -> pd.DataFrame:
     "Raise (or with `missing='skip'` warn and drop) when images in `df.path` are not on disk"
     if missing not in ('error', 'skip', 'ignore'): raise ValueError(f"missing must be 'error', 'skip' or 'ignore', not {missing!r}")
@@ -101,7 +101,7 @@ def _check_images(df:pd.DataFrame, source, missing:str='error') -> pd.DataFrame:
     warnings.warn(f"Skipped {len(lost)} of {len(df)} images listed in {source} that are missing on disk, e.g. {lost[0]}")
     return df[exists].reset_index(drop=True)
 
-# %% ../nbs/00_datasets.ipynb #d325c135
+# %% ../nbs/00_datasets.ipynb #9e3ab5c1
 def _categorical(values, vocab) -> pd.Categorical:
     "Labels as a `Categorical` over the whole `vocab`, in its order"
     return pd.Categorical(values, categories=list(vocab))
@@ -110,7 +110,7 @@ def _empty_check(df, root):
     if df.empty: raise EmptyDatasetError(f"No images found in {root}: check the path, or see `detect_layout` for the layouts that are read")
     return df
 
-# %% ../nbs/00_datasets.ipynb #9e3ab5c1
+# %% ../nbs/00_datasets.ipynb #eb4875af
 def read_attr_names(path) -> dict[str, list[str]]:
     "Attribute names of each group, in label-index order, from `list_attr_cloth.txt`"
     rows = read_rows(path, counted=True)
@@ -123,7 +123,7 @@ def read_attr_names(path) -> dict[str, list[str]]:
     if empty: raise AnnotationError(path, 1, f"no attributes listed for group(s) {empty}")
     return groups
 
-# %% ../nbs/00_datasets.ipynb #34846274
+# %% ../nbs/00_datasets.ipynb #43837bb3
 def _attr_root(path) -> Path:
     "The `FashionDataset` folder at or directly below `path`"
     path = Path(path)
@@ -157,7 +157,7 @@ def _read_attr_split(root, split, groups) -> pd.DataFrame:
         df[BBOX] = pd.DataFrame([v for _,v in rows], columns=BBOX).astype('Int64')
     return df
 
-# %% ../nbs/00_datasets.ipynb #eb4875af
+# %% ../nbs/00_datasets.ipynb #70c23181
 def read_attributes(path,                 # the `FashionDataset` folder (or its parent)
                     splits:list=None,     # splits to read (default: every split whose list file exists)
                     missing:str='error'   # listed images not on disk: 'error', 'skip' (with a warning) or 'ignore'
@@ -171,7 +171,7 @@ def read_attributes(path,                 # the `FashionDataset` folder (or its 
     df = pd.concat([_read_attr_split(root, s, groups) for s in splits], ignore_index=True)
     return _empty_check(_check_images(df, root/'split', missing), root)
 
-# %% ../nbs/00_datasets.ipynb #70c23181
+# %% ../nbs/00_datasets.ipynb #beaf3163
 def _touch_images(root, names, size=(20, 30)):
     "Write small grey JPEGs at `root/name` for each of `names` (for examples and tests)"
     from PIL import Image
@@ -179,7 +179,7 @@ def _touch_images(root, names, size=(20, 30)):
         (Path(root)/n).parent.mkdir(parents=True, exist_ok=True)
         Image.new('RGB', size, (128, 128, 128)).save(Path(root)/n)
 
-# %% ../nbs/00_datasets.ipynb #6eb16626
+# %% ../nbs/00_datasets.ipynb #38387d22
 def read_category_names(path) -> pd.DataFrame:
     "Category names and types (1 upper, 2 lower, 3 full body), in label order, from `list_category_cloth.txt`"
     rows = read_rows(path, counted=True)
@@ -187,7 +187,7 @@ def read_category_names(path) -> pd.DataFrame:
         if len(vals) < 2 or vals[-1] not in ('1', '2', '3'): raise AnnotationError(path, ln, "expected 'category_name category_type' with a type of 1, 2 or 3")
     return pd.DataFrame({'name': [' '.join(v[:-1]) for _,v in rows], 'type': [int(v[-1]) for _,v in rows]})
 
-# %% ../nbs/00_datasets.ipynb #75923299
+# %% ../nbs/00_datasets.ipynb #355e7330
 def _keyed(path, ncols) -> dict:
     "`{image_name: values}` from a counted benchmark file with `ncols` values after the name"
     res = {}
@@ -228,7 +228,7 @@ def read_categories(path,               # the benchmark folder, holding `Anno/`,
         df[BBOX] = pd.DataFrame([[int(x) for x in boxes[o][1]] if o in boxes else [None]*4 for o in df.image], columns=BBOX).astype('Int64')
     return _empty_check(_check_images(df, img_fn, missing), root)
 
-# %% ../nbs/00_datasets.ipynb #707b5454
+# %% ../nbs/00_datasets.ipynb #15e7ecfd
 def _split_dirs(root) -> dict:
     "Split folders directly under `root`, as `{canonical split: folder}`"
     return {_SPLIT_ALIASES[d.name.lower()]: d for d in sorted(Path(root).iterdir()) if d.is_dir() and d.name.lower() in _SPLIT_ALIASES}
@@ -251,7 +251,7 @@ def read_folder(path) -> pd.DataFrame:
     df['label'] = _categorical(df.label, sorted(df.label.unique()))
     return df
 
-# %% ../nbs/00_datasets.ipynb #15e7ecfd
+# %% ../nbs/00_datasets.ipynb #03b370e3
 def read_csv_labels(path,               # CSV file with columns `fname`, `label` and optionally `split`
                     folder=None,        # folder the `fname`s are relative to (default: the CSV's folder)
                     missing:str='error' # listed images not on disk: 'error', 'skip' (with a warning) or 'ignore'
@@ -274,7 +274,7 @@ def read_csv_labels(path,               # CSV file with columns `fname`, `label`
     df['label'] = _categorical(df.label, sorted(df.label.unique()))
     return _empty_check(_check_images(df, path, missing), path)
 
-# %% ../nbs/00_datasets.ipynb #37e8792b
+# %% ../nbs/00_datasets.ipynb #0c927786
 LAYOUTS = ('attributes', 'categories', 'folder', 'csv')
 
 def detect_layout(path) -> str:
@@ -306,7 +306,7 @@ def label_cols(df:pd.DataFrame) -> list[str]:
     "The label columns of `df`"
     return GROUPS if task_of(df) == 'attributes' else ['label']
 
-# %% ../nbs/00_datasets.ipynb #3439ab35
+# %% ../nbs/00_datasets.ipynb #d68d9e01
 def shared_data(sub:str='') -> Path|None:
     "The real-data folder (`$FASHION_FASTAI_DATA`, else `shared/data` in the project's parent folder), or None if absent"
     import os

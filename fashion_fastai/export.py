@@ -24,7 +24,7 @@ from .inference import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, load_mode
 # %% auto #0
 __all__ = ['ExportError', 'head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner']
 
-# %% ../nbs/04_export.ipynb #3e19a202
+# %% ../nbs/04_export.ipynb #f301097c
 class ExportError(ValueError):
     "A Learner that cannot be exported to the plain format, and why"
 
@@ -46,7 +46,7 @@ def _layer_spec(m:nn.Module) -> dict:
 def _seq_spec(m:nn.Module) -> list:
     return [_layer_spec(c) for c in (m.children() if isinstance(m, nn.Sequential) else [m])]
 
-# %% ../nbs/04_export.ipynb #4eccc8ad
+# %% ../nbs/04_export.ipynb #59312605
 def head_spec(head:nn.Module) -> dict:
     "The head of a `create_fashion_model` model as a dict of layer lists"
     if isinstance(head, AttributeHead):
@@ -68,7 +68,7 @@ def model_spec(model:nn.Module, arch) -> dict:
         b = dict(framework='torchvision', arch=name, cut=len(list(body.children())))
     return dict(body=b, head=head_spec(head))
 
-# %% ../nbs/04_export.ipynb #9fbed96b
+# %% ../nbs/04_export.ipynb #04506f39
 def _load_image_tfm(dls):
     for t in dls.valid_ds.tfms[0].fs:
         if isinstance(t, LoadImage): return t
@@ -104,7 +104,7 @@ def input_spec(dls) -> dict:
     if spec['size'] is None: spec['size'] = spec['presize']
     return spec
 
-# %% ../nbs/04_export.ipynb #95e6387f
+# %% ../nbs/04_export.ipynb #2eab203d
 def classes_of(dls) -> dict:
     "Head name → class names in model output order: one list per attribute group, or `label` → the categories"
     return attribute_vocab(dls) if getattr(dls, 'task', None) == 'attributes' else {'label': list(dls.vocab)}

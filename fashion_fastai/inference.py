@@ -23,7 +23,7 @@ __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'Ex
            'Probs', 'Predictor', 'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate',
            'submission_lines']
 
-# %% ../nbs/05_inference.ipynb #5c028e70
+# %% ../nbs/05_inference.ipynb #67833efa
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
 CONFIG, WEIGHTS, ONNX, VALID = 'config.json', 'model.safetensors', 'model.onnx', 'valid_images.txt'
 
@@ -55,7 +55,7 @@ def read_config(path) -> dict:
     if not (path/WEIGHTS).exists(): raise ExportFolderError(f"{path} has no {WEIGHTS}: copy it along with {CONFIG}, or re-export the model")
     return cfg
 
-# %% ../nbs/05_inference.ipynb #6ad009cb
+# %% ../nbs/05_inference.ipynb #2cc8aa2d
 class GlobalMaxPool(nn.Module):
     "`nn.AdaptiveMaxPool2d(1)` as a plain reduction, which every ONNX exporter handles"
     def forward(self, x): return x.amax((-2, -1), keepdim=True)
@@ -107,7 +107,7 @@ class MultiHead(nn.Module):
         x = self.pool(x)
         return tuple(h(x) for h in self.heads.values())
 
-# %% ../nbs/05_inference.ipynb #2cc8aa2d
+# %% ../nbs/05_inference.ipynb #2a54a59f
 def build_body(spec:dict) -> nn.Module:
     "A randomly initialised body from its config description"
     if spec['framework'] == 'torchvision':
@@ -135,7 +135,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     except RuntimeError as e: raise ExportFolderError(f"{Path(path)/WEIGHTS} does not fit the model its config describes: {str(e)[:500]}") from None
     return model.to(device).eval(), cfg
 
-# %% ../nbs/05_inference.ipynb #8d2e022c
+# %% ../nbs/05_inference.ipynb #baa92be1
 class ImageError(ValueError):
     "An image file that cannot be read"
 
@@ -172,7 +172,7 @@ def presize(img:Image.Image, size, method='squish', pad_mode='reflection') -> Im
     cp = (int(m*to[0]), int(m*to[1]))
     return _crop_pad(img, cp, (int(0.5*(w-cp[0])), int(0.5*(h-cp[1]))), pad_mode, to)
 
-# %% ../nbs/05_inference.ipynb #baa92be1
+# %% ../nbs/05_inference.ipynb #9a020793
 def fastai_grid_sample(x, coords, mode='bilinear', padding_mode='reflection', align_corners=None):
     "fastai's `_grid_sample`: `F.grid_sample`, shrinking `x` first with area interpolation when downsizing a lot"
     if mode == 'bilinear':
@@ -230,7 +230,7 @@ class Preprocess:
     def __call__(self, images:list, bboxes=None) -> torch.Tensor:
         return self.batch([self.item(im, None if bboxes is None else bboxes[k]) for k,im in enumerate(images)])
 
-# %% ../nbs/05_inference.ipynb #a6e03490
+# %% ../nbs/05_inference.ipynb #50bdd738
 class Probs(dict):
     "Head name → (n, n_classes) probabilities; `errors` maps the index of each unreadable image to its message"
     errors: dict
@@ -325,7 +325,7 @@ class Predictor:
 
     def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r})"
 
-# %% ../nbs/05_inference.ipynb #50bdd738
+# %% ../nbs/05_inference.ipynb #7cbc4666
 def export_onnx(path,                 # export folder
                 opset:int=18,
                 dynamo:bool=True       # PyTorch's `torch.export`-based exporter; False: the legacy TorchScript one (deprecated, faster)
@@ -351,7 +351,7 @@ def _ort_session(path:Path, device):
     prov = ['CUDAExecutionProvider', 'CPUExecutionProvider'] if device.type == 'cuda' else ['CPUExecutionProvider']
     return ort.InferenceSession(str(f), providers=[p for p in prov if p in ort.get_available_providers()])
 
-# %% ../nbs/05_inference.ipynb #7cbc4666
+# %% ../nbs/05_inference.ipynb #3bd11a48
 def dataset_split(data, split:str='val',
                   model=None):             # export folder: for `split='holdout'`, the images it was validated on
     "Rows of `split` (train, val/valid/validation, test, or holdout) of the dataset at `data`"
@@ -424,7 +424,7 @@ def evaluate(predictor:Predictor, data, split:str='val', bs:int=32, progress:boo
     if probs.errors: res['unreadable_images'] = [df.path[k] for k in sorted(probs.errors)][:20]
     return res
 
-# %% ../nbs/05_inference.ipynb #3bd11a48
+# %% ../nbs/05_inference.ipynb #08f5b7d1
 def submission_lines(predictor:Predictor, data, split:str='test', bs:int=32, progress:bool=False) -> list[str]:
     "The attribute challenge's prediction file for `split` of `data`, one line per image"
     if predictor.task != 'attributes': raise ValueError("Submission files are for the attribute challenge: this model predicts categories")

@@ -17,7 +17,7 @@ from .inference import Predictor, load_rgb, data_of, dataset_split, _targets, _b
 # %% auto #0
 __all__ = ['FashionInterpretation']
 
-# %% ../nbs/06_interpret.ipynb #515e4b04
+# %% ../nbs/06_interpret.ipynb #d27e9d09
 def _nll(logp:np.ndarray, targ:np.ndarray) -> np.ndarray:
     "Per-item cross-entropy from log-probabilities: `-logp[target]`, 0 where the target is -1"
     return np.where(targ >= 0, -logp[np.arange(len(targ)), targ.clip(0)], 0.)
@@ -70,7 +70,7 @@ class FashionInterpretation:
         if group is None and len(self.groups) > 1: raise ValueError(f"Give the group: one of {self.groups}")
         return self._groups(group)[0]
 
-# %% ../nbs/06_interpret.ipynb #d27e9d09
+# %% ../nbs/06_interpret.ipynb #378efde2
 def _method(f):
     "Add `f` to `FashionInterpretation` as a method"
     setattr(FashionInterpretation, f.__name__, f)
@@ -81,7 +81,7 @@ def _classmethod(f):
     setattr(FashionInterpretation, f.__name__, classmethod(f))
     return f
 
-# %% ../nbs/06_interpret.ipynb #75acb745
+# %% ../nbs/06_interpret.ipynb #8c5ee744
 def _confusion(t:np.ndarray, p:np.ndarray, n:int) -> np.ndarray:
     m = t >= 0
     return np.bincount(t[m]*n + p[m], minlength=n*n).reshape(n, n)
@@ -112,7 +112,7 @@ def most_confused(self, group:str=None, min_val:int=1) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=['group', 'actual', 'predicted', 'count', 'share'])
     return df.sort_values(['count', 'share'], ascending=False, kind='stable').reset_index(drop=True)
 
-# %% ../nbs/06_interpret.ipynb #c674ccf8
+# %% ../nbs/06_interpret.ipynb #b0f8f2f4
 @_method
 def report(self, group:str=None) -> pd.DataFrame:
     "Per class of each group: precision, recall, F1, support and how often it was predicted (classes that occur)"
@@ -139,7 +139,7 @@ def summary(self) -> pd.DataFrame:
     if len(df) > 1: df = pd.concat([df, pd.DataFrame([dict(group='mean', n=len(self), **df.iloc[:, 2:].mean())])], ignore_index=True)
     return df
 
-# %% ../nbs/06_interpret.ipynb #b9e379d6
+# %% ../nbs/06_interpret.ipynb #2a158113
 @_method
 def predictions(self) -> pd.DataFrame:
     "A row per image: loss, the group it mostly came from, and per group the prediction, the actual class, their probabilities and the loss"
@@ -161,7 +161,7 @@ def top_losses(self, k:int=None, group:str=None) -> pd.DataFrame:
     df = self.predictions().sort_values(col, ascending=False, kind='stable')
     return df if k is None else df.head(k)
 
-# %% ../nbs/06_interpret.ipynb #d9e5e8bc
+# %% ../nbs/06_interpret.ipynb #2781114b
 def _order(cm:np.ndarray, names:list, sort) -> np.ndarray:
     sup = cm.sum(1)
     if sort is None: return np.arange(len(names))
@@ -214,7 +214,7 @@ def plot_confusion_matrix(self, group:str=None,
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax.figure
 
-# %% ../nbs/06_interpret.ipynb #1a539f90
+# %% ../nbs/06_interpret.ipynb #fa56df0e
 @_method
 def image(self, i:int, size:int=256):
     "Image `i` as the plots show it: cropped to its box when the model crops, at most `size` pixels a side"
@@ -246,7 +246,7 @@ def plot_top_losses(self, k:int=9, group:str=None, ncols:int=3, figsize=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_interpret.ipynb #36600dbe
+# %% ../nbs/06_interpret.ipynb #4cf4882a
 def _focal_terms(loss_func, groups:list, logits:list, targs:list) -> dict:
     "Each group's per-item loss, as `loss_func` (an `AttributeLoss` or `FocalLoss`; otherwise cross-entropy) weighs it"
     from fashion_fastai.learner import AttributeLoss, FocalLoss, focal_cross_entropy
@@ -276,7 +276,7 @@ def from_learner(cls, learn, ds_idx:int=1, dl=None):
     return cls({g: l.float().softmax(-1).double().numpy() for g,l in zip(classes, logits)},
                {g: t.numpy() for g,t in zip(classes, targs)}, classes, losses, items, bboxes, cfg)
 
-# %% ../nbs/06_interpret.ipynb #d6dfcbc3
+# %% ../nbs/06_interpret.ipynb #bf235e1f
 @_classmethod
 def from_export(cls, model,   # export folder, or a `Predictor`
                 data=None,                          # dataset folder or CSV (default: the one `config.json` records)
@@ -296,7 +296,7 @@ def from_export(cls, model,   # export folder, or a `Predictor`
     return cls({g: np.exp(v) for g,v in logp.items()}, targets, pred.classes,
                {g: _nll(v, targets[g]) for g,v in logp.items()}, items, bboxes, pred.cfg['input'])
 
-# %% ../nbs/06_interpret.ipynb #13be9624
+# %% ../nbs/06_interpret.ipynb #975348c4
 @_method
 def save(self, out, k:int=9, dpi:int=110) -> dict:
     "Write the tables (CSV) and plots (PNG) into the folder `out`; returns name → path"

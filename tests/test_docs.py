@@ -1,0 +1,46 @@
+"The documentation site: nbdev's docs preprocessing of every notebook, offline (Quarto renders it in .github/workflows/docs.yml)."
+import json, shutil, subprocess, sys
+from conftest import ROOT
+sys.path.insert(0, str(ROOT/'.ci'))
+import docs
+
+def test_docs_check_passes():
+    r = subprocess.run([sys.executable, str(ROOT/'.ci'/'docs.py'), 'check'], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and 'docs check: OK' in r.stdout, r.stdout + r.stderr[-3000:]
+
+def test_sidebar_lists_every_notebook():
+    listed = docs.sidebar_notebooks((ROOT/'nbs'/'sidebar.yml').read_text())
+    assert sorted(listed) == sorted(p.name for p in docs.notebooks()), listed
+    assert listed[0] == 'index.ipynb' and len(set(listed)) == len(listed)
+
+def _cell(src): return {'cell_type': 'code', 'execution_count': None, 'id': 'badcell1', 'metadata': {}, 'outputs': [], 'source': src}
+
+def _copy(tmp_path, names):
+    "A folder with the site's files and some of the notebooks"
+    nbs = tmp_path/'nbs'; nbs.mkdir()
+    for f in docs.SITE_FILES + names: shutil.copy(ROOT/'nbs'/f, nbs/f)
+    return nbs
+
+def _edit(path, f):
+    nb = json.loads(path.read_text()); f(nb['cells']); path.write_text(json.dumps(nb))
+
+def test_docs_check_reports_a_cell_nbdev_cannot_evaluate_an_unlisted_notebook_and_a_broken_link(tmp_path):
+    nbs = _copy(tmp_path, ['index.ipynb', '01_data.ipynb'])
+    # a test cell that imports, so nbdev evaluates it for the docs, and uses a name from a cell it does not evaluate
+    _edit(nbs/'01_data.ipynb', lambda cs: cs.append(_cell("from fastcore.test import test_eq\ntest_eq(name_from_an_unevaluated_cell, 1)")))
+    shutil.copy(ROOT/'nbs'/'22_tutorial_own_photos.ipynb', nbs/'23_new_tutorial.ipynb')
+    _edit(nbs/'index.ipynb', lambda cs: cs.append({'cell_type': 'markdown', 'id': 'badlink1', 'metadata': {}, 'source': 'See [this](24_gone.ipynb#top).'}))
+    text = '\n'.join(docs.check(nbs))
+    assert "nbdev docs processing failed" in text and "name 'name_from_an_unevaluated_cell' is not defined" in text, text
+    assert "sidebar.yml leaves out ['23_new_tutorial.ipynb']" in text, text
+    assert "index.ipynb: the link 24_gone.ipynb leads nowhere" in text, text
+
+def test_docs_check_reports_an_exported_name_without_documentation(tmp_path):
+    nbs = _copy(tmp_path, ['index.ipynb', '00_datasets.ipynb'])
+    def hide(cs):   # bbox_crop's cell no longer exported: no show_doc section for a name in the module's __all__
+        c = next(c for c in cs if ''.join(c['source']).startswith('#| export\ndef bbox_crop'))
+        c['source'] = ''.join(c['source']).replace('#| export\n', '#| exporti\n')
+    _edit(nbs/'00_datasets.ipynb', hide)
+    problems = docs.check(nbs)
+    assert "00_datasets.ipynb: no show_doc section for ['bbox_crop']" in problems, problems
+    assert not any('processing failed' in p for p in problems), problems
