@@ -35,12 +35,15 @@ def test_docs_check_reports_a_cell_nbdev_cannot_evaluate_an_unlisted_notebook_an
     assert "sidebar.yml leaves out ['23_new_tutorial.ipynb']" in text, text
     assert "index.ipynb: the link 24_gone.ipynb leads nowhere" in text, text
 
-def test_docs_check_reports_an_exported_name_without_documentation(tmp_path):
+def test_docs_check_reports_an_exported_name_without_documentation_and_a_mixed_import_cell(tmp_path):
     nbs = _copy(tmp_path, ['index.ipynb', '00_datasets.ipynb'])
     def hide(cs):   # bbox_crop's cell no longer exported: no show_doc section for a name in the module's __all__
         c = next(c for c in cs if ''.join(c['source']).startswith('#| export\ndef bbox_crop'))
         c['source'] = ''.join(c['source']).replace('#| export\n', '#| exporti\n')
     _edit(nbs/'00_datasets.ipynb', hide)
+    # and a cell that runs fine but mixes an import with code: nbdev warns, and the check reports it
+    _edit(nbs/'00_datasets.ipynb', lambda cs: cs.append(_cell("from fastcore.test import test_eq\ntest_eq(1 + 1, 2)")))
     problems = docs.check(nbs)
     assert "00_datasets.ipynb: no show_doc section for ['bbox_crop']" in problems, problems
+    assert any("mixes imports with other code" in p and "from fastcore.test import test_eq" in p for p in problems), problems
     assert not any('processing failed' in p for p in problems), problems
