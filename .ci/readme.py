@@ -1,7 +1,8 @@
 """Render README.md from nbs/index.ipynb (markdown cells as they are, code cells as python blocks).
 
 nbdev-readme does this through Quarto, which cannot be installed offline (PyPI's quarto-cli downloads Quarto while
-it builds); this renders the same notebook without it, with links to other notebooks made relative to the root. `python .ci/readme.py` writes README.md; CI checks no diff."""
+it builds); this renders the same notebook without it, links to other notebooks made relative to the project root.
+`python .ci/readme.py` writes README.md; CI checks no diff."""
 import json, re, sys
 from pathlib import Path
 

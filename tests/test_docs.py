@@ -1,4 +1,4 @@
-"The documentation site: nbdev's docs preprocessing of every notebook, offline (Quarto renders it in .github/workflows/docs.yml)."
+"The documentation site: nbdev's docs preprocessing of every notebook, offline (Quarto renders it in .github/workflows/docs.yaml)."
 import json, shutil, subprocess, sys
 from conftest import ROOT
 sys.path.insert(0, str(ROOT/'.ci'))
