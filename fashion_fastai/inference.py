@@ -251,8 +251,9 @@ class Predictor:
                  device=None,                 # torch device (default: CUDA when available, else CPU)
                  backend:str='torch',         # 'torch', or 'onnx' for `model.onnx` in the folder (`export_onnx`)
                  workers:int=None,            # threads decoding and resizing images (default: the CPU count, at most 4)
-                 channels_last:bool=True):    # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
-        self.path = Path(path)
+                 channels_last:bool=True,     # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
+                 tta:bool=False):             # average the logits of each image and its mirror image (as `FlipTTA`)
+        self.path,self.tta = Path(path),tta
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool = None
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -269,6 +270,10 @@ class Predictor:
 
     def logits(self, x:torch.Tensor) -> list[np.ndarray]:
         "Raw scores of each head for a preprocessed batch"
+        if self.tta: return [(a + b)/2 for a,b in zip(self._logits(x), self._logits(x.flip(-1)))]
+        return self._logits(x)
+
+    def _logits(self, x):
         if self.backend == 'onnx': return self.session.run(self.heads, {'image': x.numpy()})
         with torch.inference_mode():
             out = self.model(x.to(self.device))
@@ -323,7 +328,7 @@ class Predictor:
         return [dict(image=str(im), error=p.errors[k]) if k in p.errors else dict(image=str(im), **self.decode(p, k, top_k))
                 for k,im in enumerate(images)]
 
-    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r})"
+    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r}, tta={self.tta})"
 
 # %% ../nbs/05_inference.ipynb #7cbc4666
 def export_onnx(path,                 # export folder

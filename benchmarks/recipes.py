@@ -1,0 +1,49 @@
+"""Run the `train` recipes on the real data and print their held-out metrics and wall time, against issue 7's targets.
+
+- clothing types: `fashion-fastai train --recipe R --data ../shared/data/clothing-types` (trains on `train/`,
+  validates on `validation/`); target: top-1 >= 0.90.
+- attributes: `fashion-fastai train --recipe R --data ../shared/data/fashion-attributes/FashionDataset --holdout 1000`
+  (trains on the first 4000 train images, validates on the last 1000); target: mean accuracy >= 0.80.
+Each run is the installed command in a subprocess, timed from start to exit (the CPU budget is 40 minutes on 2 cores);
+the model is written to `--out/<dataset>-<recipe>`. Prints one JSON line per run: the metrics without and with TTA,
+seconds, and whether the targets were met. Run one at a time on an otherwise idle machine.
+
+Usage: python benchmarks/recipes.py [--recipe cpu] [--only types|attributes] [--out runs/recipes] [-- extra train options]
+"""
+import argparse, json, subprocess, sys, time
+from pathlib import Path
+from fashion_fastai.datasets import shared_data
+
+RUNS = {  # name: (shared-data folder, extra options, the metric that counts, the target)
+    'types': ('clothing-types', [], 'accuracy', 0.90),
+    'attributes': ('fashion-attributes/FashionDataset', ['--holdout', '1000'], 'mean_accuracy', 0.80),
+}
+BUDGET_S = 40*60
+
+def run(name, recipe, out, extra):
+    sub, opts, metric, target = RUNS[name]
+    data = shared_data(sub)
+    if data is None: return dict(run=name, skipped=f'real data {sub!r} not found under ../shared/data')
+    exe = Path(sys.executable).parent/'fashion-fastai'
+    cmd = [str(exe), 'train', '--recipe', recipe, '--data', str(data), *opts, '--out', str(out/f'{name}-{recipe}'), *extra]
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if r.returncode: return dict(run=name, error=r.stderr.strip().splitlines()[-1:], returncode=r.returncode)
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    best = m.get('valid_tta', m['valid'])[metric]
+    return dict(run=name, recipe=recipe, command=' '.join(['fashion-fastai', *cmd[1:]]), arch=m['arch'], size=m['size'],
+                epochs=f"{m['freeze_epochs']}+{m['epochs']}", n_train=m['n_train'], n_valid=m['n_valid'],
+                metric=metric, value=m['valid'][metric], value_tta=m.get('valid_tta', {}).get(metric),
+                **({'top_3_accuracy': m['valid']['top_3_accuracy']} if metric == 'accuracy' else {'per_group': {k[:-4]: v for k,v in m['valid'].items() if k.endswith('_acc')}}),
+                train_s=m['train_seconds'], wall_s=round(wall, 1), wall_over_budget=round(wall/BUDGET_S, 3),
+                target=target, met=bool(best >= target and wall <= BUDGET_S))
+
+if __name__ == '__main__':
+    argv = sys.argv[1:]
+    extra = argv[argv.index('--')+1:] if '--' in argv else []
+    p = argparse.ArgumentParser()
+    p.add_argument('--recipe', default='cpu'); p.add_argument('--only', choices=list(RUNS)); p.add_argument('--out', default='runs/recipes')
+    a = p.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
+    for name in [a.only] if a.only else RUNS:
+        print(json.dumps(run(name, a.recipe, Path(a.out), extra)), flush=True)
