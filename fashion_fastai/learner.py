@@ -248,7 +248,7 @@ class Checkpoint(Callback):
 def training_callbacks(learn, best:str='best', patience:int=None, history:str='history.csv', checkpoint:str='checkpoint') -> list:
     "Save the best model, optionally stop early, log every epoch to CSV and checkpoint for resuming"
     m = monitor_of(learn)
-    cbs = [SaveModelCallback(monitor=m, fname=best, reset_on_fit=False)]
+    cbs = [SaveModelCallback(monitor=m, fname=best, reset_on_fit=False)] if best else []   # it loads the best model when fit ends
     if patience: cbs.append(EarlyStoppingCallback(monitor=m, patience=patience, reset_on_fit=False))
     if history: cbs.append(HistoryCSV(history))
     if checkpoint: cbs.append(Checkpoint(checkpoint))

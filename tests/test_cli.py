@@ -160,7 +160,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
            (None, 'tf_efficientnet_lite0', 128, 3, 1, 'best', False, False)
     c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 22,000 // 490 = 44, capped at 30
     assert (c['arch'], c['size'], c['channels_last'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
-           ('tf_efficientnet_lite2', 160, True, True, True, 'last', 490, 30)
+           ('tf_efficientnet_lite0', 192, True, True, True, 'last', 490, 30)
     c = dry('--recipe', 'cpu', '--holdout', '300')     # 190 training images left: still capped
     assert c['n_train'] == 190 and c['epochs'] == 30
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
@@ -168,7 +168,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
 
 def test_recipe_help_lists_the_recipes():
     r = run('train', '--help')
-    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite2' in r.stdout and 'gpu: arch=resnet50' in r.stdout
+    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'gpu: arch=resnet50' in r.stdout
 
 @pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='this machine has a GPU')
 def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
@@ -177,15 +177,19 @@ def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
     assert not (tmp_path/'m').exists()
 
 def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
-    "The cpu recipe end to end (shrunk to one small epoch): EfficientNet-Lite2's offline weights, NHWC, the last epoch, mirror TTA"
+    "The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA"
     assert run('sample', tmp_path/'data', '--n', '60', '--seed', '7').returncode == 0
-    r = run('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '1', '--freeze-epochs', '0', '--bs', '16',
+    r = run('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '2', '--freeze-epochs', '0', '--bs', '16',
             '--workers', '0', '--holdout', '12', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
-    assert (m['arch'], m['recipe'], m['channels_last'], m['keep'], m['epochs']) == ('tf_efficientnet_lite2', 'cpu', True, 'last', 1)
+    assert (m['arch'], m['recipe'], m['channels_last'], m['keep'], m['epochs']) == ('tf_efficientnet_lite0', 'cpu', True, 'last', 2)
+    hist = (tmp_path/'m'/'history.csv').read_text().splitlines()
+    head, last = hist[0].split(','), hist[-1].split(',')
+    assert len(hist) == 3 and float(last[head.index('mean_accuracy')]) == pytest.approx(m['valid']['mean_accuracy'], abs=1e-5)  # the last epoch
+    assert not (tmp_path/'m'/'models'/'best.pth').exists()
     cfg = json.loads((tmp_path/'m'/'config.json').read_text())
-    assert cfg['model']['body']['arch'] == 'tf_efficientnet_lite2' and cfg['training']['tta'] is True
+    assert cfg['model']['body']['arch'] == 'tf_efficientnet_lite0' and cfg['training']['tta'] is True
     tta = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)          # TTA: as the model was trained
     plain = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta').stdout)
     assert tta['tta'] is True and plain['tta'] is False
