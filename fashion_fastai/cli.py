@@ -125,7 +125,7 @@ def _train(args):
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
     print(json.dumps(dict(out=str(out), **metrics)))
 
-# %% ../nbs/10_cli.ipynb #dd039813
+# %% ../nbs/10_cli.ipynb #72971cb6
 def _progress(): return sys.stderr.isatty()
 
 def _predictor(args, **kwargs) -> Predictor:
@@ -172,7 +172,7 @@ def _export_onnx(args):
     "Write model.onnx into the export folder"
     print(json.dumps(dict(onnx=str(export_onnx(args.model, opset=args.opset)))))
 
-# %% ../nbs/10_cli.ipynb #b68b313a
+# %% ../nbs/10_cli.ipynb #dd039813
 def _lr(s:str):
     if s == 'find': return s
     try: return float(s)
