@@ -172,7 +172,46 @@ def _export_onnx(args):
     "Write model.onnx into the export folder"
     print(json.dumps(dict(onnx=str(export_onnx(args.model, opset=args.opset)))))
 
-# %% ../nbs/10_cli.ipynb #dd039813
+# %% ../nbs/10_cli.ipynb #b68b313a
+def _index(args):
+    "Embed every image under a folder into a similarity index"
+    from fashion_fastai.datasets import image_files
+    from fashion_fastai.similarity import Embedder, SimilarityIndex, label_of
+    root = Path(args.images)
+    if not root.is_dir(): raise FileNotFoundError(f"{root}: no such folder. Give the folder of images to index (searched recursively)")
+    files = image_files(root)
+    if not files: raise ValueError(f"{root} has no image files (by extension: .jpg, .png, .webp, …)")
+    t = time.time()
+    idx = SimilarityIndex.build(Embedder(args.model, device=args.device), files, [label_of(f, root) for f in files], bs=args.bs, progress=_progress())
+    idx.save(args.out)
+    print(json.dumps(dict(out=str(args.out), n=len(idx), dim=int(idx.emb.shape[1]), unreadable=idx.n_unreadable,
+                          labels=len({l for l in idx.labels if l is not None}), model=idx.model, seconds=round(time.time() - t, 1))))
+
+def _similar(args) -> int:
+    "The nearest gallery images of each image, one JSON line each, and a contact sheet; exit code 1 if any could not be read"
+    from fashion_fastai.similarity import Embedder, SimilarityIndex, contact_sheet
+    idx = SimilarityIndex.load(args.index)
+    model = args.model or idx.model.get('path')
+    if model is None: raise ValueError(f"{args.index} does not record its model: give it with --model")
+    res = idx.query(Embedder(model, device=args.device), args.images, k=args.k, bs=args.bs)
+    for r in res: print(json.dumps(r))
+    if args.sheet and any('neighbours' in r for r in res):
+        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
+        contact_sheet(res).save(args.sheet)
+    bad = sum('error' in r for r in res)
+    if bad: print(f'fashion-fastai similar: {bad} of {len(res)} image(s) could not be read', file=sys.stderr)
+    return 1 if bad else 0
+
+def _serve(args):
+    "Serve the model (and index) over HTTP until interrupted"
+    from fashion_fastai.serve import Service, create_app
+    app = create_app(Service(args.model, index=args.index, tta=args.tta, device=args.device, max_pixels=args.max_pixels),
+                     max_bytes=int(args.max_mb * 2**20))
+    import uvicorn
+    print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index)), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+# %% ../nbs/10_cli.ipynb #24ca8999
 def _lr(s:str):
     if s == 'find': return s
     try: return float(s)
@@ -263,6 +302,25 @@ def parser() -> argparse.ArgumentParser:
     o = model_cmd('export-onnx', 'add model.onnx (dynamic batch) to an export folder', tta=False)
     o.add_argument('--opset', type=int, default=18)
     o.set_defaults(func=_export_onnx)
+    x = model_cmd('index', 'embed a folder of images into a similarity index (no fastai needed)', tta=False)
+    x.add_argument('--images', required=True, help="folder of images, searched recursively; an image's label is its folder's name")
+    x.add_argument('--out', required=True, help='index folder to write')
+    x.set_defaults(func=_index)
+    m = sub.add_parser('similar', help='the most similar indexed images of each image: JSON lines and a contact sheet (no fastai needed)')
+    m.add_argument('--index', required=True, help='index folder (written by index --out)')
+    m.add_argument('images', nargs='+', help='query image files')
+    m.add_argument('-k', type=int, default=5, help='neighbours per image (default: %(default)s)')
+    m.add_argument('--model', help='export folder (default: the one the index was built with)')
+    m.add_argument('--sheet', default='similar.png', help="contact sheet PNG to write, '' for none (default: %(default)s)")
+    m.add_argument('--device'); m.add_argument('--bs', type=int, default=32)
+    m.set_defaults(func=_similar)
+    v = model_cmd('serve', 'HTTP service: POST /predict, POST /similar (with --index), GET /health (no fastai needed)')
+    v.add_argument('--index', help='similarity index folder, for POST /similar')
+    v.add_argument('--host', default='127.0.0.1'); v.add_argument('--port', type=int, default=8000)
+    v.add_argument('--max-mb', type=float, default=10, help='largest request body in MiB; larger ones get 413 (default: %(default)s)')
+    v.add_argument('--max-pixels', type=int, default=40_000_000, help='largest image in pixels; larger ones get 413 (default: %(default)s)')
+    v.add_argument('--log-level', default='info', choices=['critical', 'error', 'warning', 'info', 'debug'])
+    v.set_defaults(func=_serve)
     return p
 
 def main(argv=None) -> int:

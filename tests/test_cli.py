@@ -197,3 +197,27 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     assert plain['mean_accuracy'] == pytest.approx(m['valid']['mean_accuracy'], abs=1e-6)
     for g in ('pattern', 'fit'):
         assert tta['per_group'][g] == pytest.approx(m['valid_tta'][f'{g}_acc'], abs=1e-6)
+
+# --- similarity search ---
+def test_index_counts_unreadable_images_and_similar_prints_neighbours_and_a_sheet(small, tmp_path):
+    imgs = sorted((small['data']/'img').glob('*.jpg'))[:10]
+    for i,p in enumerate(imgs): ((tmp_path/'g'/('ab'[i % 2])).mkdir(parents=True, exist_ok=True), shutil.copy(p, tmp_path/'g'/'ab'[i % 2]/p.name))
+    (tmp_path/'g'/'a'/'broken.jpg').write_bytes(b'\xff\xd8\xff not really')
+    r = run('index', '--model', small['model'], '--images', tmp_path/'g', '--out', tmp_path/'idx')
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert (info['n'], info['unreadable'], info['labels']) == (10, 1, 2) and 'Left 1 unreadable image(s) of 11' in r.stderr
+    q = tmp_path/'g'/'b'/imgs[1].name
+    r = run('similar', '--index', tmp_path/'idx', q, tmp_path/'missing.jpg', '-k', '3', '--sheet', tmp_path/'s.png')
+    assert r.returncode == 1 and '1 of 2 image(s) could not be read' in r.stderr, r.stderr
+    found, missing = map(json.loads, r.stdout.splitlines())
+    nb = found['neighbours']
+    assert len(nb) == 3 and nb[0]['image'] == str(q) and nb[0]['label'] == 'b' and nb[0]['distance'] < 1e-4
+    assert [n['distance'] for n in nb] == sorted(n['distance'] for n in nb) and 'missing.jpg' in missing['error']
+    assert (tmp_path/'s.png').read_bytes()[:4] == b'\x89PNG'
+
+def test_index_and_similar_errors_are_one_line(small, tmp_path):
+    for args, msg in [(('index', '--model', small['model'], '--images', tmp_path/'none', '--out', tmp_path/'i'), 'no such folder'),
+                      (('similar', '--index', small['model'], small['data']/'img'/'00000.jpg'), 'is not a similarity index')]:
+        r = run(*args)
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr

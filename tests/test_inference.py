@@ -164,3 +164,37 @@ def test_cli_interpret_without_fastai_agrees_with_sklearn(trained, tmp_path):
     assert len(top) == 4 and top.loss.is_monotonic_decreasing
     assert top.loss.to_numpy() == pytest.approx(losses[[pred.image.tolist().index(i) for i in top.image]], rel=1e-3, abs=1e-3)
     assert top.loss.min() >= np.sort(losses)[-4] - 1e-3                        # they are the four largest
+
+def test_similarity_and_service_without_fastai(trained, tmp_path):
+    """`index`, `similar` and the service's app where fastai cannot be imported: the embeddings are fastai's pooled body
+    features, L2-normalised (the export's first head layers, run here with fastai in this process)"""
+    import torch, torch.nn.functional as F
+    from fashion_fastai.inference import load_model
+    paths = json.loads((trained['tmp']/'items.json').read_text())['paths']
+    gallery = tmp_path/'g'/'c'
+    gallery.mkdir(parents=True)
+    for i,p in enumerate(paths[:6]): (gallery/f'{i}.jpg').write_bytes(Path(p).read_bytes())
+    code = '''
+        from fashion_fastai.cli import main
+        from fashion_fastai.serve import Service, create_app
+        assert main(["index", "--model", sys.argv[1], "--images", sys.argv[2], "--out", sys.argv[3]]) == 0
+        assert main(["similar", "--index", sys.argv[3], sys.argv[4], "-k", "2", "--sheet", ""]) == 0
+        Service(sys.argv[1], index=sys.argv[3]).predict(open(sys.argv[4], "rb").read())
+        '''
+    r = run_blocked(code, trained['out'], tmp_path/'g', tmp_path/'idx', gallery/'3.jpg')
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert lines[0]['n'] == 6 and lines[0]['labels'] == 1
+    assert lines[1]['neighbours'][0]['image'] == str(gallery/'3.jpg') and lines[1]['neighbours'][0]['distance'] < 1e-4
+    from safetensors.numpy import load_file
+    emb = load_file(str(tmp_path/'idx'/'embeddings.safetensors'))['embeddings']
+    from fashion_fastai.inference import Predictor
+    p = Predictor(trained['out'], device='cpu', workers=0)
+    x = p.preprocess([gallery/f'{i}.jpg' for i in range(6)])
+    model,_ = load_model(trained['out'])
+    body,head = model
+    with torch.no_grad():
+        ref = body(x)
+        if trained['task'] == 'attributes': ref = head.pool(ref)
+        else: ref = head[1](head[0](ref))       # fastai's create_head: pooling, then Flatten
+    assert np.abs(emb - F.normalize(ref.flatten(1), dim=1).numpy()).max() < 1e-4
