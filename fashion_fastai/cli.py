@@ -182,18 +182,16 @@ def _index(args):
     files = image_files(root)
     if not files: raise ValueError(f"{root} has no image files (by extension: .jpg, .png, .webp, …)")
     t = time.time()
-    idx = SimilarityIndex.build(Embedder(args.model, device=args.device), files, [label_of(f, root) for f in files], bs=args.bs, progress=_progress())
+    idx = SimilarityIndex.build(Embedder(args.model, features=args.features, device=args.device), files, [label_of(f, root) for f in files], bs=args.bs, progress=_progress())
     idx.save(args.out)
     print(json.dumps(dict(out=str(args.out), n=len(idx), dim=int(idx.emb.shape[1]), unreadable=idx.n_unreadable,
                           labels=len({l for l in idx.labels if l is not None}), model=idx.model, seconds=round(time.time() - t, 1))))
 
 def _similar(args) -> int:
     "The nearest gallery images of each image, one JSON line each, and a contact sheet; exit code 1 if any could not be read"
-    from fashion_fastai.similarity import Embedder, SimilarityIndex, contact_sheet
+    from fashion_fastai.similarity import SimilarityIndex, index_embedder, contact_sheet
     idx = SimilarityIndex.load(args.index)
-    model = args.model or idx.model.get('path')
-    if model is None: raise ValueError(f"{args.index} does not record its model: give it with --model")
-    res = idx.query(Embedder(model, device=args.device), args.images, k=args.k, bs=args.bs)
+    res = idx.query(index_embedder(idx, args.model, device=args.device), args.images, k=args.k, bs=args.bs)
     for r in res: print(json.dumps(r))
     if args.sheet and any('neighbours' in r for r in res):
         Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +303,8 @@ def parser() -> argparse.ArgumentParser:
     x = model_cmd('index', 'embed a folder of images into a similarity index (no fastai needed)', tta=False)
     x.add_argument('--images', required=True, help="folder of images, searched recursively; an image's label is its folder's name")
     x.add_argument('--out', required=True, help='index folder to write')
+    x.add_argument('--features', choices=['pool', 'head'], default='pool',
+                   help="pooled body features, or the fine-tuned head's hidden layer (more often the same class) (default: %(default)s)")
     x.set_defaults(func=_index)
     m = sub.add_parser('similar', help='the most similar indexed images of each image: JSON lines and a contact sheet (no fastai needed)')
     m.add_argument('--index', required=True, help='index folder (written by index --out)')

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from . import __version__
 from .inference import Predictor, read_config
-from .similarity import Embedder, SimilarityIndex, check_model
+from .similarity import Embedder, SimilarityIndex, index_embedder
 
 # %% ../nbs/08_serve.ipynb #fba51953
 class UploadError(ValueError):
@@ -50,8 +50,7 @@ class Service:
         self.predictor = Predictor(model, device=device, workers=1)
         self.predictor.tta = bool(self.predictor.cfg.get('training', {}).get('tta', False)) if tta is None else tta
         self.index = None if index is None else SimilarityIndex.load(index)
-        self.embedder = None if index is None else Embedder(self.predictor)
-        if self.index is not None: check_model(self.index, self.embedder)
+        self.embedder = None if index is None else index_embedder(self.index, self.predictor)
         self.max_pixels,self.lock,self.started = max_pixels,threading.Lock(),time.time()
 
     def _batch(self, data:bytes) -> torch.Tensor:

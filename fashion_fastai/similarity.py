@@ -19,8 +19,9 @@ from .inference import (Predictor, ImageError, ExportFolderError, MultiHead, Con
                                       WEIGHTS, load_rgb, _batches, _progress)
 
 # %% auto #0
-__all__ = ['INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'model_id', 'Embeddings', 'Embedder', 'SimilarityIndexError', 'label_of',
-           'SimilarityIndex', 'check_model', 'precision_at_k', 'contact_sheet']
+__all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'model_id', 'Embeddings', 'Embedder',
+           'SimilarityIndexError', 'label_of', 'SimilarityIndex', 'check_model', 'index_embedder', 'precision_at_k',
+           'contact_sheet']
 
 # %% ../nbs/07_similarity.ipynb #b3cd2c21
 _POOLING = (ConcatPool, GlobalMaxPool, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, Flatten, nn.Identity)
@@ -36,6 +37,29 @@ def pooled_body(model:nn.Module) -> nn.Module:
     return nn.Sequential(body, pool, nn.Flatten())
 
 # %% ../nbs/07_similarity.ipynb #0e0ac5cb
+class _Concat(nn.Module):
+    def __init__(self, pool, heads):
+        super().__init__()
+        self.pool,self.heads = pool,nn.ModuleList(heads)
+    def forward(self, x):
+        x = self.pool(x)
+        return torch.cat([h(x) for h in self.heads], 1)
+
+def _to_hidden(layers:list) -> nn.Sequential:
+    "`layers` up to and including the first ReLU after a Linear"
+    for i,l in enumerate(layers):
+        if isinstance(l, nn.ReLU) and any(isinstance(m, nn.Linear) for m in layers[:i]): return nn.Sequential(*layers[:i+1])
+    raise ValueError("The head has no hidden layer (Linear then ReLU): use features='pool'")
+
+def head_features(model:nn.Module) -> nn.Module:
+    "An exported model up to its head's hidden layer (all heads' concatenated): images → fine-tuned features"
+    body,head = model
+    if isinstance(head, MultiHead): return nn.Sequential(body, _Concat(head.pool, [_to_hidden(list(h.children())) for h in head.heads.values()]))
+    return nn.Sequential(body, _to_hidden(list(head.children())))
+
+FEATURES = dict(pool=pooled_body, head=head_features)
+
+# %% ../nbs/07_similarity.ipynb #2be9836d
 def model_id(path) -> str:
     "The first 16 hex digits of the SHA-256 of export folder `path`'s weights"
     h = hashlib.sha256()
@@ -43,20 +67,22 @@ def model_id(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()[:16]
 
-# %% ../nbs/07_similarity.ipynb #d9b7290d
+# %% ../nbs/07_similarity.ipynb #98a4d71a
 class Embeddings(np.ndarray):
     "(n, d) float32 unit vectors, NaN rows for unreadable images; `errors` maps their indices to the messages"
     errors: dict
 
 class Embedder:
-    "L2-normalised pooled body features of an export folder's model, with plain PyTorch"
+    "L2-normalised features of an export folder's model (pooled body, or the head's hidden layer), with plain PyTorch"
     def __init__(self, model,              # export folder, or a `Predictor` (torch backend) to share
+                 features:str='pool',      # 'pool': pooled body features; 'head': the head's hidden layer (`head_features`)
                  device=None,              # torch device (default: CUDA when available, else CPU)
                  workers:int=None):        # threads decoding images (default: the CPU count, at most 4)
+        if features not in FEATURES: raise ValueError(f"features={features!r}: use one of {list(FEATURES)}")
         self.predictor = model if isinstance(model, Predictor) else Predictor(model, device=device, workers=workers)
         if self.predictor.backend != 'torch': raise ValueError("Embeddings need the torch backend: the ONNX model only outputs the heads' scores")
-        self.path,self.cfg = self.predictor.path,self.predictor.cfg
-        self.net = pooled_body(self.predictor.model).eval()
+        self.path,self.cfg,self.features = self.predictor.path,self.predictor.cfg,features
+        self.net = FEATURES[features](self.predictor.model).eval()
         self.id = model_id(self.path)
         self.dim = int(self._forward(torch.zeros(1, 3, *self.cfg['input']['size'])).shape[1])
 
@@ -85,12 +111,12 @@ class Embedder:
         return out
 
     def info(self) -> dict:
-        "What an index records about the model: its folder, weights id, architecture and task"
-        return dict(path=str(self.path.resolve()), id=self.id, arch=self.cfg['model']['body']['arch'], task=self.cfg['task'])
+        "What an index records about the model: its folder, weights id, architecture, task and which features"
+        return dict(path=str(self.path.resolve()), id=self.id, arch=self.cfg['model']['body']['arch'], task=self.cfg['task'], features=self.features)
 
-    def __repr__(self): return f"Embedder({str(self.path)!r}, dim={self.dim}, id={self.id!r})"
+    def __repr__(self): return f"Embedder({str(self.path)!r}, features={self.features!r}, dim={self.dim}, id={self.id!r})"
 
-# %% ../nbs/07_similarity.ipynb #3b01aabf
+# %% ../nbs/07_similarity.ipynb #13503bb2
 INDEX_JSON, INDEX_EMB = 'index.json', 'embeddings.safetensors'
 
 class SimilarityIndexError(ValueError):
@@ -101,7 +127,7 @@ def label_of(path, root) -> str|None:
     rel = Path(path).relative_to(root)
     return rel.parts[-2] if len(rel.parts) > 1 else None
 
-# %% ../nbs/07_similarity.ipynb #cf506342
+# %% ../nbs/07_similarity.ipynb #2b14e91d
 class SimilarityIndex:
     "Exact nearest neighbours by cosine distance over L2-normalised embeddings, with each item's image and label"
     def __init__(self, emb:np.ndarray,    # (n, d) unit vectors
@@ -117,7 +143,7 @@ class SimilarityIndex:
     def __len__(self): return len(self.images)
     def __repr__(self): return f"SimilarityIndex({len(self)} images, dim={self.emb.shape[1]}, model={self.model.get('id')!r})"
 
-# %% ../nbs/07_similarity.ipynb #faaf0779
+# %% ../nbs/07_similarity.ipynb #c758aa6f
 def _build(cls, embedder:Embedder, images:list, labels:list=None, bs:int=32, progress:bool=False) -> SimilarityIndex:
     "Embed `images` with `embedder` into a new index, without the unreadable ones"
     images = [str(i) for i in images]
@@ -134,7 +160,7 @@ def _build(cls, embedder:Embedder, images:list, labels:list=None, bs:int=32, pro
 
 SimilarityIndex.build = classmethod(_build)
 
-# %% ../nbs/07_similarity.ipynb #2b14e91d
+# %% ../nbs/07_similarity.ipynb #377b1afe
 def _search(self, q:np.ndarray, k:int=5,
             exclude:np.ndarray=None,       # per query, a gallery index to leave out (-1: none)
             chunk:int=1024) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +183,7 @@ def _search(self, q:np.ndarray, k:int=5,
 
 SimilarityIndex.search = _search
 
-# %% ../nbs/07_similarity.ipynb #7c1241be
+# %% ../nbs/07_similarity.ipynb #7600f645
 def _neighbours(self, dist:np.ndarray, idx:np.ndarray) -> list[list[dict]]:
     return [[dict(image=self.images[j], label=self.labels[j], distance=round(float(d), 6)) for d,j in zip(dr, ir)]
             for dr,ir in zip(dist, idx)]
@@ -174,14 +200,25 @@ def _query(self, embedder:Embedder, images:list, k:int=5, bs:int=32) -> list[dic
     return res
 
 def check_model(index:SimilarityIndex, embedder:Embedder):
-    "Raise unless `embedder` is the model `index` was built with"
+    "Raise unless `embedder` is the model (and the features) `index` was built with"
     if index.model.get('id') not in (None, embedder.id):
         raise SimilarityIndexError(f"The index was built with the model at {index.model.get('path')} (weights {index.model['id']}), "
                                    f"but {embedder.path} has weights {embedder.id}: query with that model, or rebuild the index with this one")
+    if index.model.get('features', 'pool') != embedder.features:
+        raise SimilarityIndexError(f"The index holds {index.model.get('features', 'pool')!r} features but the embedder computes "
+                                   f"{embedder.features!r}: use `Embedder(model, features={index.model.get('features', 'pool')!r})`")
+
+def index_embedder(index:SimilarityIndex, model=None, **kwargs) -> Embedder:
+    "The `Embedder` that queries `index`: its model (or `model`, a folder or `Predictor`) with the index's features"
+    model = model if model is not None else index.model.get('path')
+    if model is None: raise SimilarityIndexError("The index does not record its model: give the export folder it was built with")
+    emb = Embedder(model, features=index.model.get('features', 'pool'), **kwargs)
+    check_model(index, emb)
+    return emb
 
 SimilarityIndex._neighbours,SimilarityIndex.query = _neighbours,_query
 
-# %% ../nbs/07_similarity.ipynb #5505a5f7
+# %% ../nbs/07_similarity.ipynb #07a6bda3
 def _save(self, path) -> Path:
     "Write the index into folder `path` (created)"
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
@@ -207,14 +244,14 @@ def _load(cls, path) -> SimilarityIndex:
 
 SimilarityIndex.save,SimilarityIndex.load = _save,classmethod(_load)
 
-# %% ../nbs/07_similarity.ipynb #add90037
+# %% ../nbs/07_similarity.ipynb #16d32514
 def precision_at_k(index:SimilarityIndex, q:np.ndarray, labels:list, k:int=5, exclude:np.ndarray=None) -> float:
     "Mean fraction of each query's `k` nearest gallery items whose label is the query's"
     _,idx = index.search(q, k, exclude)
     gl = np.array(index.labels, dtype=object)
     return float((gl[idx] == np.array(labels, dtype=object)[:, None]).mean())
 
-# %% ../nbs/07_similarity.ipynb #16d32514
+# %% ../nbs/07_similarity.ipynb #166f0f23
 def _tile(img, size:int, caption:str, frame=None) -> Image.Image:
     t = Image.new('RGB', (size, size + 16), 'white')
     try: im = load_rgb(img)

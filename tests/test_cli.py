@@ -203,10 +203,10 @@ def test_index_counts_unreadable_images_and_similar_prints_neighbours_and_a_shee
     imgs = sorted((small['data']/'img').glob('*.jpg'))[:10]
     for i,p in enumerate(imgs): ((tmp_path/'g'/('ab'[i % 2])).mkdir(parents=True, exist_ok=True), shutil.copy(p, tmp_path/'g'/'ab'[i % 2]/p.name))
     (tmp_path/'g'/'a'/'broken.jpg').write_bytes(b'\xff\xd8\xff not really')
-    r = run('index', '--model', small['model'], '--images', tmp_path/'g', '--out', tmp_path/'idx')
+    r = run('index', '--model', small['model'], '--images', tmp_path/'g', '--out', tmp_path/'idx', '--features', 'head')
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert (info['n'], info['unreadable'], info['labels']) == (10, 1, 2) and 'Left 1 unreadable image(s) of 11' in r.stderr
+    assert (info['n'], info['unreadable'], info['labels'], info['dim']) == (10, 1, 2, 6*512) and info['model']['features'] == 'head' and 'Left 1 unreadable image(s) of 11' in r.stderr
     q = tmp_path/'g'/'b'/imgs[1].name
     r = run('similar', '--index', tmp_path/'idx', q, tmp_path/'missing.jpg', '-k', '3', '--sheet', tmp_path/'s.png')
     assert r.returncode == 1 and '1 of 2 image(s) could not be read' in r.stderr, r.stderr
