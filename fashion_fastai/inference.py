@@ -289,20 +289,24 @@ class Predictor:
         images = list(images)
         out = Probs({h: np.full((len(images), len(v)), np.nan, dtype=np.float32) for h,v in self.classes.items()})
         out.errors = {}
-        def load(k):
-            try: return self.preprocess.item(images[k], None if bboxes is None else bboxes[k])
-            except ImageError as e:
-                if not skip_errors: raise
-                out.errors[k] = str(e)
-        for idx in _progress(_batches(len(images), bs), -(-len(images)//bs), progress):
-            loaded = list(self._map(load, idx))
-            ok = [k for k,t in zip(idx, loaded) if t is not None]
-            items = [t for t in loaded if t is not None]
-            if not items: continue
-            for h,l in zip(self.heads, self.logits(self.preprocess.batch(items))):
+        for ok,x in self.batches(images, bboxes, bs, progress, out.errors if skip_errors else None):
+            for h,l in zip(self.heads, self.logits(x)):
                 l = torch.from_numpy(l).float()
                 out[h][ok] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
         return out
+
+    def batches(self, images:list, bboxes=None, bs:int=32, progress:bool=False,
+                errors:dict=None):            # where to put the messages of unreadable images (None: raise `ImageError`)
+        "(indices, preprocessed batch) of the readable images among `images`, `bs` at a time, decoded on the worker threads"
+        def load(k):
+            try: return self.preprocess.item(images[k], None if bboxes is None else bboxes[k])
+            except ImageError as e:
+                if errors is None: raise
+                errors[k] = str(e)
+        for idx in _progress(_batches(len(images), bs), -(-len(images)//bs), progress):
+            loaded = list(self._map(load, idx))
+            ok = [k for k,t in zip(idx, loaded) if t is not None]
+            if ok: yield ok, self.preprocess.batch([t for t in loaded if t is not None])
 
     def _map(self, f, xs):
         "`map` on the worker threads (PIL decodes and resizes with the GIL released)"

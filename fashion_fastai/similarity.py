@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from safetensors.numpy import save_file, load_file
 from .datasets import image_files
 from .inference import (Predictor, ImageError, ExportFolderError, MultiHead, ConcatPool, GlobalMaxPool, Flatten,
-                                      WEIGHTS, load_rgb, _batches, _progress)
+                                      WEIGHTS, load_rgb)
 
 # %% auto #0
 __all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'model_id', 'Embeddings', 'Embedder',
@@ -99,15 +99,7 @@ class Embedder:
         images,p = list(images),self.predictor
         out = np.full((len(images), self.dim), np.nan, dtype=np.float32).view(Embeddings)
         out.errors = {}
-        def load(k):
-            try: return p.preprocess.item(images[k])
-            except ImageError as e:
-                if not skip_errors: raise
-                out.errors[k] = str(e)
-        for idx in _progress(_batches(len(images), bs), -(-len(images)//bs), progress):
-            loaded = list(p._map(load, idx))
-            ok = [k for k,t in zip(idx, loaded) if t is not None]
-            if ok: out[ok] = self._forward(p.preprocess.batch([t for t in loaded if t is not None]))
+        for ok,x in p.batches(images, bs=bs, progress=progress, errors=out.errors if skip_errors else None): out[ok] = self._forward(x)
         return out
 
     def info(self) -> dict:
