@@ -9,13 +9,11 @@ __all__ = ['UploadError', 'read_upload', 'Service', 'BodyLimit', 'create_app']
 
 # %% ../nbs/08_serve.ipynb #662ccee5
 import io, threading, time   # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations
-from pathlib import Path
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from . import __version__
-from .inference import Predictor, read_config
-from .similarity import Embedder, SimilarityIndex, index_embedder
+from .inference import Predictor
+from .similarity import SimilarityIndex, index_embedder
 
 # %% ../nbs/08_serve.ipynb #fba51953
 class UploadError(ValueError):

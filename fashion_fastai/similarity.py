@@ -1,4 +1,4 @@
-"""`Embedder` and `SimilarityIndex`: "show me similar items" from an export folder — pooled body features, L2-normalised, searched exactly by cosine distance, saved as safetensors + JSON, and shown as a contact sheet. No fastai.
+"""`Embedder` and `SimilarityIndex`: "show me similar items" from an export folder — pooled body features (or the head's hidden layer), L2-normalised, searched exactly by cosine distance, saved as safetensors + JSON, and shown as a contact sheet. No fastai.
 
 Docs: https://fashion-fastai.github.io/fashion-fastai/similarity.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/similarity.html.md"""
 
 # %% ../nbs/07_similarity.ipynb #1a63b4b6
 from __future__ import annotations
-import hashlib, json, time, warnings
+import hashlib, json, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,9 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image, ImageDraw
 from safetensors.numpy import save_file, load_file
-from .datasets import image_files
-from .inference import (Predictor, ImageError, ExportFolderError, MultiHead, ConcatPool, GlobalMaxPool, Flatten,
-                                      WEIGHTS, load_rgb)
+from .inference import Predictor, ImageError, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS, load_rgb
 
 # %% auto #0
 __all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'model_id', 'Embeddings', 'Embedder',
