@@ -6,6 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #2c50fe95
 from __future__ import annotations
+import warnings
 import numpy as np
 import pandas as pd
 from fastcore.basics import ifnone, store_attr
@@ -13,10 +14,10 @@ from fasttransform.transform import Transform
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.transforms import Categorize, Category, ColReader, IndexSplitter, RandomSplitter
 from fastai.torch_core import TensorCategory, show_title
-from fastai.vision.core import PILImage, load_image, imagenet_stats
+from fastai.vision.core import PILImage, imagenet_stats
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms, Normalize
-from .datasets import GROUPS, BBOX, bbox_crop, read_dataset, task_of, label_cols
+from .datasets import GROUPS, BBOX, bbox_crop, read_dataset, task_of, label_cols, open_image, unreadable_images
 
 # %% auto #0
 __all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'fashion_block', 'fashion_dls',
@@ -44,7 +45,7 @@ class LoadImage(Transform):
         super().__init__()
         store_attr()
     def encodes(self, row):
-        img = load_image(row['path'], mode='RGB')
+        img = open_image(row['path'])
         if self.crop_bbox and all(b in row.index for b in BBOX) and not pd.isna(row[BBOX]).any(): img = bbox_crop(img, row[BBOX], self.pad)
         return PILImage(img)
     def __repr__(self): return f'LoadImage(crop_bbox={self.crop_bbox}, pad={self.pad})'
@@ -95,7 +96,16 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
 
 def _split_col(df): return IndexSplitter(np.flatnonzero((df.split == 'val').to_numpy()))(df)
 
-# %% ../nbs/01_data.ipynb #26cd1986
+# %% ../nbs/01_data.ipynb #76b41995
+def _readable(df:pd.DataFrame) -> pd.DataFrame:
+    "`df` without the rows whose image cannot be read, with a warning that counts them"
+    bad = unreadable_images(df.path.tolist())
+    if not bad: return df
+    msgs = [bad[k] for k in sorted(bad)]
+    warnings.warn(f"Left out {len(bad)} of {len(df)} images that cannot be read: " + '; '.join(msgs[:3]) + ('; …' if len(bad) > 3 else ''))
+    return df.drop(index=df.index[sorted(bad)]).reset_index(drop=True)
+
+# %% ../nbs/01_data.ipynb #851b26da
 def fashion_dls(source,                  # dataset folder or file, or a DataFrame from `read_dataset`
                 bs:int=64,               # batch size
                 arch='resnet34',         # backbone whose normalisation stats to use
@@ -104,12 +114,14 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
                 seed:int=42,             # seed for the random split
                 device=None,             # where batches go (default: the GPU when there is one)
                 num_workers:int=None,    # DataLoader worker processes (default: fastai's)
+                check_images:bool=True,  # read every image first, and leave out (with a warning) those that cannot be
                 **kwargs                 # passed on to `fashion_block` (size, presize, crop_bbox, …)
                ):
     "DataLoaders for the dataset at `source`, with presizing, batch augmentation and the backbone's normalisation"
     df = source if isinstance(source, pd.DataFrame) else read_dataset(source)
     df = df[df[label_cols(df)].notna().any(axis=1) & (df.split != 'test')].reset_index(drop=True)
     if df.empty: raise ValueError("No labelled train/val images to build DataLoaders from")
+    if check_images: df = _readable(df)
     if holdout is not None:     # the dataset's own val rows take no part: they would otherwise be trained on
         df = df[df.split != 'val'].reset_index(drop=True)
         if not 0 < holdout < len(df): raise ValueError(f"holdout={holdout} must be between 1 and the {len(df)-1} training images")
@@ -122,7 +134,7 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
     dls.df,dls.task = df,task_of(df)
     return dls
 
-# %% ../nbs/01_data.ipynb #9bc38e4b
+# %% ../nbs/01_data.ipynb #bb4cce72
 from plum import dispatch
 from fastai.vision.data import TensorImage, get_grid
 from fastai.data.core import get_show_batch_func

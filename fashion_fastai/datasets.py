@@ -12,10 +12,11 @@ import pandas as pd
 import mimetypes
 
 # %% auto #0
-__all__ = ['GROUPS', 'SPLITS', 'BBOX', 'IMAGE_EXTS', 'LAYOUTS', 'bbox_crop', 'DatasetError', 'MissingFileError',
-           'AnnotationError', 'MissingImagesError', 'EmptyDatasetError', 'read_rows', 'read_attr_names',
-           'read_attributes', 'read_category_names', 'read_categories', 'image_files', 'read_folder', 'read_csv_labels',
-           'detect_layout', 'read_dataset', 'task_of', 'label_cols', 'shared_data']
+__all__ = ['GROUPS', 'SPLITS', 'BBOX', 'IMAGE_EXTS', 'LAYOUTS', 'MAX_IMAGE_PIXELS', 'bbox_crop', 'DatasetError',
+           'MissingFileError', 'AnnotationError', 'MissingImagesError', 'EmptyDatasetError', 'read_rows',
+           'read_attr_names', 'read_attributes', 'read_category_names', 'read_categories', 'image_files', 'read_folder',
+           'read_csv_labels', 'detect_layout', 'read_dataset', 'task_of', 'label_cols', 'ImageError', 'to_rgb',
+           'open_image', 'unreadable_images', 'shared_data']
 
 # %% ../nbs/00_datasets.ipynb #d139376c
 GROUPS = ['pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit']
@@ -307,6 +308,70 @@ def label_cols(df:pd.DataFrame) -> list[str]:
     return GROUPS if task_of(df) == 'attributes' else ['label']
 
 # %% ../nbs/00_datasets.ipynb #d68d9e01
+MAX_IMAGE_PIXELS = 100_000_000   # larger images are refused before decoding
+
+class ImageError(ValueError):
+    "An image file that cannot be read"
+
+def _scale16(im):
+    "A 16- or 32-bit single-channel image as 8-bit grayscale, scaled rather than clipped"
+    import numpy as np
+    from PIL import Image
+    a = np.asarray(im, dtype=np.float64)
+    top = 65535. if im.mode.startswith('I;16') or (im.mode == 'I' and a.max(initial=0) > 255) else 255. if im.mode == 'I' else max(float(a.max(initial=0)), 1.)
+    if im.mode == 'F' and a.max(initial=0) <= 1.: top = 1.
+    return Image.fromarray(np.clip(a / top * 255. + 0.5, 0, 255).astype(np.uint8), 'L')
+
+def to_rgb(im, background=(255, 255, 255)):
+    "8-bit RGB from a PIL image of any mode: 16/32-bit scaled, transparency composited on `background`"
+    from PIL import Image
+    if im.mode == 'RGB': return im
+    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F'): im = _scale16(im)
+    if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
+    if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
+        im = im.convert('RGBA')
+        bg = Image.new('RGBA', im.size, background + (255,))
+        return Image.alpha_composite(bg, im).convert('RGB')
+    return im.convert('RGB')
+
+def open_image(path, max_pixels:int=None, draft:tuple=None):
+    "The image at `path` as 8-bit RGB, its EXIF orientation applied; `ImageError` if it cannot be read or is too large"
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    max_pixels = max_pixels or MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except FileNotFoundError: raise ImageError(f"{path}: no such file") from None
+    except UnidentifiedImageError: raise ImageError(f"{path}: not an image (empty, or a format PIL cannot read)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: the image is over the limit of {max_pixels:,} pixels ({e}): resize it") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{path}: cannot read the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
+    w,h = im.size
+    if w*h > max_pixels:
+        raise ImageError(f"{path}: the image is {w}×{h} = {w*h:,} pixels, over the limit of {max_pixels:,} pixels "
+                         "(fashion_fastai.datasets.MAX_IMAGE_PIXELS): resize it, or raise the limit if it is genuine")
+    try:
+        if draft: im.draft('RGB', draft)      # JPEG: decode at a fraction of the size (every byte is still read)
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        return to_rgb(im)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageError(f"{path}: cannot decode the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
+
+# %% ../nbs/00_datasets.ipynb #a501b753
+def unreadable_images(paths:list, workers:int=4) -> dict:
+    "index → message for each of `paths` that `open_image` cannot read (each read at reduced size where it can be)"
+    from concurrent.futures import ThreadPoolExecutor
+    def probe(k):
+        try: open_image(paths[k], draft=(64, 64))
+        except ImageError as e: return k, str(e)
+        return k, None
+    with ThreadPoolExecutor(max(1, workers)) as ex: res = list(ex.map(probe, range(len(paths))))
+    return {k: m for k,m in res if m is not None}
+
+# %% ../nbs/00_datasets.ipynb #f48d178e
 def shared_data(sub:str='') -> Path|None:
     "The real-data folder (`$FASHION_FASTAI_DATA`, else `shared/data` in the project's parent folder), or None if absent"
     import os

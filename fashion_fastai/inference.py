@@ -14,14 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 from safetensors.torch import load_file
-from .datasets import BBOX, bbox_crop, read_dataset, task_of, label_cols, _SPLIT_ALIASES
+from .datasets import BBOX, bbox_crop, read_dataset, task_of, label_cols, _SPLIT_ALIASES, ImageError, open_image, to_rgb
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
-           'ConcatPool', 'Flatten', 'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model',
-           'ImageError', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess',
-           'Probs', 'Predictor', 'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate',
-           'submission_lines']
+           'ConcatPool', 'Flatten', 'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model', 'load_rgb',
+           'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess', 'Probs', 'Predictor',
+           'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate', 'submission_lines']
 
 # %% ../nbs/05_inference.ipynb #67833efa
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
@@ -136,18 +135,10 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     return model.to(device).eval(), cfg
 
 # %% ../nbs/05_inference.ipynb #baa92be1
-class ImageError(ValueError):
-    "An image file that cannot be read"
-
 def load_rgb(img) -> Image.Image:
-    "Open `img` (a path or a PIL image) as RGB, as fastai's `load_image(mode='RGB')` does"
-    if isinstance(img, Image.Image): return img.convert('RGB')
-    try:
-        im = Image.open(img)
-        im.load()
-        return im.convert('RGB')
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{img}: cannot read the image ({type(e).__name__}: {e})") from None
+    "`img` (a path or a PIL image) as 8-bit RGB, read as training reads it (`open_image`); `ImageError` if it cannot be"
+    if isinstance(img, Image.Image): return to_rgb(img)
+    return open_image(img)
 
 def _crop_pad(img, sz, tl, pad_mode, resize_to):
     "fastai's `crop_pad` for PIL images: crop (and pad) `sz`=(w, h) at `tl`, then resize to `resize_to`"

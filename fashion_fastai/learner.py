@@ -6,7 +6,8 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/learner.html.md"""
 
 # %% ../nbs/03_learner.ipynb #7316e694
 from __future__ import annotations
-import json, time, csv
+import json, time, csv, os, hashlib
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
 from fastai.callback.channelslast import ChannelsLast
+from fastai.callback.progress import ProgressCallback
+from fastai.distributed import DistributedDL, DistributedTrainer
+from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from fastai.learner import Learner, Metric
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import Adam
@@ -28,7 +32,9 @@ from .models import create_fashion_model, fashion_splitter
 # %% auto #0
 __all__ = ['focal_cross_entropy', 'AttributeLoss', 'FocalLoss', 'balanced_class_weights', 'GroupAccuracy', 'MeanAccuracy',
            'attribute_metrics', 'top_k', 'category_metrics', 'attribute_vocab', 'FashionLearner', 'fashion_learner',
-           'show_results', 'monitor_of', 'HistoryCSV', 'Checkpoint', 'training_callbacks', 'FlipTTA']
+           'show_results', 'monitor_of', 'HistoryCSV', 'Checkpoint', 'read_checkpoint', 'training_callbacks',
+           'labelled_subset', 'TrainGroups', 'SharedOrderDL', 'FashionDistributedTrainer', 'SaveBarrier', 'distributed',
+           'FlipTTA']
 
 # %% ../nbs/03_learner.ipynb #e2562ba5
 def focal_cross_entropy(logits:torch.Tensor,  # (n, n_classes) raw scores
@@ -101,7 +107,7 @@ class GroupAccuracy(Metric):
     def __init__(self, i:int, group:str): store_attr()
     def reset(self): self.correct,self.total = 0,0
     def accumulate(self, learn):
-        p,t = learn.pred[self.i].argmax(-1), learn.yb[self.i]
+        p,t = learn.to_detach(learn.pred[self.i]).argmax(-1), learn.to_detach(learn.yb[self.i])   # all processes' in distributed training
         m = t >= 0
         self.correct += (p[m] == t[m]).sum().item(); self.total += m.sum().item()
     @property
@@ -211,7 +217,10 @@ def monitor_of(learn) -> str:
     "The metric that says which model is best: mean accuracy for attributes, accuracy for categories"
     return 'mean_accuracy' if getattr(learn, 'task', None) == 'attributes' else 'accuracy'
 
-def _stage(learn) -> str: return 'frozen' if learn.opt is not None and learn.opt.frozen_idx > 0 else 'unfrozen'
+def _stage(learn) -> str:
+    "The stage training is in: `frozen`/`unfrozen` (`fine_tune`), or the one `fit_progressive` names"
+    if getattr(learn, 'stage_name', None): return learn.stage_name
+    return 'frozen' if learn.opt is not None and learn.opt.frozen_idx > 0 else 'unfrozen'
 
 class HistoryCSV(Callback):
     "Append a row per epoch (stage, epoch, losses, metrics, seconds) to `fname` in `learn.path`"
@@ -221,6 +230,7 @@ class HistoryCSV(Callback):
         self.run = not hasattr(self, 'lr_finder') and not hasattr(self, 'gather_preds')
         self.start = time.time()
     def after_epoch(self):
+        if rank_distrib(): return              # distributed training: rank 0 writes
         f = self.path/self.fname
         f.parent.mkdir(parents=True, exist_ok=True)
         names = ['stage', 'epoch'] + list(self.recorder.metric_names[1:-1]) + ['seconds']
@@ -234,16 +244,40 @@ class HistoryCSV(Callback):
         self.start = time.time()
 
 class Checkpoint(Callback):
-    "Save model and optimizer after every epoch (`models/{fname}.pth`), and where training stands (`{fname}.json`)"
+    "Save model and optimizer after every epoch, and where training stands (`models/{fname}.json`)"
     order = 62
     def __init__(self, fname='checkpoint'): self.fname = fname
     def before_fit(self): self.run = not hasattr(self, 'lr_finder') and not hasattr(self, 'gather_preds')
     def after_epoch(self):
-        self.learn.save(self.fname, with_opt=True)
+        # a new weights file each epoch, then the JSON that names it swapped in atomically: a kill at any moment
+        # leaves a JSON that names a complete file, with the state of the same epoch
+        if rank_distrib(): return              # distributed training: rank 0 writes
+        d = self.path/self.model_dir
+        jf = d/f'{self.fname}.json'
+        old = json.loads(jf.read_text()).get('file') if jf.exists() else None
+        self.n_saved = getattr(self, 'n_saved', 0) + 1
+        f = f'{self.fname}-{os.getpid()}-{self.n_saved}'
+        self.learn.save(f, with_opt=True)
         best = [cb.best for cb in self.learn.cbs if isinstance(cb, SaveModelCallback)]
         state = dict(stage=_stage(self.learn), epoch=self.epoch + getattr(self.learn, 'epoch_offset', 0),
-                     n_epoch=self.n_epoch + getattr(self.learn, 'epoch_offset', 0), best=float(best[0]) if best else None)
-        (self.path/self.model_dir/f'{self.fname}.json').write_text(json.dumps(state))
+                     n_epoch=self.n_epoch + getattr(self.learn, 'epoch_offset', 0), best=float(best[0]) if best else None, file=f)
+        tmp = d/f'{self.fname}.json.tmp'
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, jf)
+        if old and old != f: (d/f'{old}.pth').unlink(missing_ok=True)
+
+def read_checkpoint(learn, fname='checkpoint') -> dict:
+    "Load the model and optimizer state `Checkpoint` saved last into `learn`; returns where training stood"
+    f = learn.path/learn.model_dir/f'{fname}.json'
+    if not f.exists(): raise FileNotFoundError(f"No checkpoint to resume from: {f} does not exist (train with the `Checkpoint` callback)")
+    st = json.loads(f.read_text())
+    w = learn.path/learn.model_dir/f"{st.get('file', fname)}.pth"
+    if not w.exists(): raise FileNotFoundError(f"{f} names the weights file {w}, which does not exist: the run folder is incomplete, train again")
+    learn.load(st.get('file', fname), with_opt=True)
+    for cb in learn.cbs:
+        if isinstance(cb, SaveModelCallback) and st.get('best') is not None: cb.best = st['best']
+    st['weights'],st['sha256'] = str(w),hashlib.sha256(w.read_bytes()).hexdigest()
+    return st
 
 def training_callbacks(learn, best:str='best', patience:int=None, history:str='history.csv', checkpoint:str='checkpoint') -> list:
     "Save the best model, optionally stop early, log every epoch to CSV and checkpoint for resuming"
@@ -269,26 +303,136 @@ def _fit_one_cycle_from(learn, n_epoch, lr_max, start:int=0, div=25., div_final=
 
 @patch
 def resume_fine_tune(self:Learner, epochs, base_lr=2e-3, freeze_epochs=1, lr_mult=100, pct_start=0.3, div=5.0,
-                     fname='checkpoint', **kwargs):
-    "Carry on a `fine_tune(epochs, base_lr, freeze_epochs, …)` run from its last `Checkpoint`"
+                     fname='checkpoint', **kwargs) -> dict:
+    "Carry on a `fine_tune(epochs, base_lr, freeze_epochs, …)` run from its last `Checkpoint`; returns the checkpoint's state"
     f = self.path/self.model_dir/f'{fname}.json'
-    if not f.exists(): raise FileNotFoundError(f"No checkpoint to resume from: {f} does not exist (train with the `Checkpoint` callback)")
-    st = json.loads(f.read_text())
-    frozen = st['stage'] == 'frozen'
-    if st['n_epoch'] != (freeze_epochs if frozen else epochs):
+    st = json.loads(f.read_text()) if f.exists() else {}
+    if st.get('stage') not in (None, 'frozen', 'unfrozen'):
+        raise ValueError(f"{f} is from a {st['stage']!r} stage of progressive training: resume it with `fit_progressive(resume=…)`")
+    frozen = st.get('stage') == 'frozen'
+    if st and st['n_epoch'] != (freeze_epochs if frozen else epochs):
         raise ValueError(f"The checkpoint is from a run of {st['n_epoch']} {st['stage']} epochs, not {freeze_epochs if frozen else epochs}: "
                          f"resume with the arguments of the interrupted run")
     self.freeze() if frozen else self.unfreeze()
-    self.load(fname, with_opt=True)
-    for cb in self.cbs + L(kwargs.get('cbs')):
+    st = read_checkpoint(self, fname)
+    for cb in L(kwargs.get('cbs')):
         if isinstance(cb, SaveModelCallback) and st.get('best') is not None: cb.best = st['best']
     done = st['epoch'] + 1
     if frozen and done < freeze_epochs: _fit_one_cycle_from(self, freeze_epochs, slice(base_lr), done, pct_start=0.99, **kwargs)
     if frozen: self.unfreeze(); done = 0
     base_lr /= 2
     if done < epochs: _fit_one_cycle_from(self, epochs, slice(base_lr/lr_mult, base_lr), done, pct_start=pct_start, div=div, **kwargs)
+    return st
 
-# %% ../nbs/03_learner.ipynb #f73a010c
+# %% ../nbs/03_learner.ipynb #0785fb81
+def labelled_subset(dl, groups:list):
+    "A copy of training DataLoader `dl` over the items that have a label in one of the attribute `groups`"
+    from fastai.data.core import Datasets
+    ds = dl.dataset
+    keep = ds.items[list(groups)].notna().any(axis=1).to_numpy()
+    if not keep.any(): raise ValueError(f"No training image has a label for {', '.join(groups)}: leave the group out of `order`")
+    sub = Datasets(ds.items[keep].reset_index(drop=True), tfms=[tl.tfms for tl in ds.tls], do_setup=False, split_idx=0, n_inp=ds.n_inp)
+    return dl.new(sub, bs=min(dl.bs, int(keep.sum())))
+
+class TrainGroups(Callback):
+    "Train the body and the heads of `groups` only: the other attribute heads get no gradients, steps or BatchNorm updates"
+    order = 0                     # after `TrainEvalCallback` (-10) has put the model in train mode
+    def __init__(self, groups:list): self.groups = set(groups)
+    def _fixed(self):
+        m = getattr(self.model, 'module', self.model)             # unwrapped from DistributedDataParallel
+        return [h for g,h in m[1].heads.items() if g not in self.groups]
+    def before_fit(self):
+        for h in self._fixed():
+            for p in h.parameters(): p.requires_grad_(False); p.grad = None
+    def before_train(self):
+        for h in self._fixed(): h.eval()
+    def after_fit(self):
+        for h in self._fixed(): h.requires_grad_(True)
+
+# %% ../nbs/03_learner.ipynb #3c22ce37
+@patch
+def fit_progressive(self:Learner,
+                    group_epochs:int=1,        # one-cycle epochs of each group's branch stage
+                    final_epochs:int=1,        # epochs of the last stage, body and all heads on every image
+                    base_lr:float=2e-3,        # the new head's learning rate (the body's is `base_lr/lr_mult`)
+                    order:list=None,           # groups in the order their branches are grown (default: the heads' order)
+                    lr_mult:float=100, pct_start:float=0.3, div:float=5.,
+                    resume:str=None,           # carry on from this `Checkpoint` name (e.g. 'checkpoint')
+                    cbs=None, **kwargs) -> dict|None:
+    "Progressive branch training of an attribute learner: each group's head with the body in turn, then everything"
+    if getattr(self, 'task', None) != 'attributes' or not hasattr(self.model[1], 'heads'):
+        raise ValueError("Progressive branch training grows one head per attribute group: it needs an attribute learner")
+    heads = list(self.model[1].heads)
+    order = list(ifnone(order, heads))
+    if set(order) - set(heads): raise ValueError(f"Unknown groups {sorted(set(order) - set(heads))}: the heads are {heads}")
+    if group_epochs < 1 or final_epochs < 0: raise ValueError("group_epochs must be at least 1 and final_epochs at least 0")
+    lrs = slice(base_lr/lr_mult, base_lr)
+    plan = [(f'branch:{g}', group_epochs, lrs, [g]) for g in order]
+    if final_epochs: plan.append(('joint', final_epochs, slice(base_lr/2/lr_mult, base_lr/2), heads))
+    self.unfreeze()
+    st,first,start = None,0,0
+    if resume is not None:
+        f = self.path/self.model_dir/f'{resume}.json'
+        names = [n for n,*_ in plan]
+        st0 = json.loads(f.read_text()) if f.exists() else {}
+        if st0 and st0['stage'] not in names:
+            raise ValueError(f"{f} is from stage {st0['stage']!r}, which this plan ({', '.join(names)}) does not have: "
+                             "resume with the arguments of the interrupted run")
+        st = read_checkpoint(self, resume)
+        first = names.index(st['stage'])
+        if st['n_epoch'] != plan[first][1]:
+            raise ValueError(f"The checkpoint is from a stage of {st['n_epoch']} epochs, not {plan[first][1]}: resume with the arguments of the interrupted run")
+        start = st['epoch'] + 1
+    loss,train = self.loss_func,self.dls.train
+    weights = list(loss.group_weights)
+    try:
+        for i,(name,n,lr,groups) in enumerate(plan):
+            if i < first or (i == first and start >= n): continue
+            self.stage_name = name
+            self.dls.train = labelled_subset(train, groups) if name != 'joint' else train
+            loss.group_weights = [w if g in groups else 0. for g,w in zip(loss.groups, weights)]
+            _fit_one_cycle_from(self, n, lr, start if i == first else 0, pct_start=pct_start, div=div,
+                                cbs=L(cbs) + ([] if name == 'joint' else [TrainGroups(groups)]), **kwargs)
+    finally:
+        self.dls.train,loss.group_weights,self.stage_name = train,weights,None
+    return st
+
+# %% ../nbs/03_learner.ipynb #c467be39
+class SharedOrderDL(DistributedDL):
+    "fastai's `DistributedDL`, with rank 0's item order broadcast on the process group's device (gloo: CPU, NCCL: CUDA)"
+    def _broadcast(self, t, rank):
+        t = torch.tensor(t, dtype=torch.long, device='cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
+        torch.distributed.broadcast(t, rank)
+        return t.cpu().tolist()
+
+class FashionDistributedTrainer(DistributedTrainer):
+    "fastai's `DistributedTrainer` (accelerate), its DataLoaders sharded by `SharedOrderDL`"
+    def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else SharedOrderDL(dl, device=self.accelerator.device)
+
+class SaveBarrier(Callback):
+    "Every process waits at the end of each epoch until all (rank 0 saving its checkpoint included) get there"
+    order = 70                          # after `SaveModelCallback`, `HistoryCSV` and `Checkpoint`
+    def after_epoch(self): distrib_barrier()
+
+@contextmanager
+def distributed(learn, sync_bn:bool=False, **kwargs):
+    "Train `learn` data-parallel across the processes `accelerate launch` (or `torchrun`) started; in one process, nothing"
+    if num_distrib() <= 1:
+        yield learn
+        return
+    try: import accelerate  # noqa: F401
+    except ImportError: raise ImportError("Distributed training needs Hugging Face accelerate: pip install 'fashion-fastai[distributed]'") from None
+    if not torch.cuda.is_available(): kwargs.setdefault('cpu', True)
+    cbs = [FashionDistributedTrainer(sync_bn, **kwargs), SaveBarrier()]
+    learn.add_cbs(cbs)
+    progress = [cb for cb in learn.cbs if isinstance(cb, ProgressCallback)]
+    if rank_distrib(): learn.remove_cbs(progress)          # one progress bar, rank 0's
+    try: yield learn
+    finally:
+        learn.remove_cbs(cbs)
+        if rank_distrib(): learn.add_cbs(progress)
+
+# %% ../nbs/03_learner.ipynb #9f649d57
 class FlipTTA(Callback):
     "Average the logits of each image and its horizontal mirror when not training (`validate`, `get_preds`)"
     order = 1

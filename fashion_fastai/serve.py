@@ -10,7 +10,8 @@ __all__ = ['UploadError', 'read_upload', 'Service', 'BodyLimit', 'create_app']
 # %% ../nbs/08_serve.ipynb #662ccee5
 import io, threading, time   # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
+from .datasets import to_rgb
 from . import __version__
 from .inference import Predictor
 from .similarity import SimilarityIndex, index_embedder
@@ -33,7 +34,7 @@ def read_upload(data:bytes, max_pixels:int=40_000_000) -> Image.Image:
     if w*h > max_pixels: raise UploadError(413, f"The image is {w}×{h} = {w*h:,} pixels, over this service's limit of {max_pixels:,}: send a smaller image")
     try:
         im.load()
-        return im.convert('RGB')
+        return to_rgb(ImageOps.exif_transpose(im))     # as training and `predict` read images: 16-bit scaled, alpha on white
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise UploadError(400, f"The image cannot be decoded ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
 

@@ -122,3 +122,111 @@ def test_csv_missing_image_and_bad_split(tmp_path):
 def test_unknown_layout(tmp_path):
     (tmp_path/'notes.txt').write_text('hello')
     with pytest.raises(DatasetError, match='Cannot tell what kind of dataset'): read_dataset(tmp_path)
+
+# --- images: every odd or broken kind, through training, evaluation, prediction and the service ---
+import io, json, struct
+import numpy as np
+from PIL import Image
+from conftest import cli
+
+def _bomb_bytes(w=20000, h=12000):
+    "A 62-byte BMP whose header claims w×h pixels (240 megapixels by default)"
+    return b'BM' + struct.pack('<IHHI', 62, 0, 0, 54) + struct.pack('<IiiHHIIiiII', 40, w, h, 1, 24, 0, 0, 0, 0, 0, 0) + b'\0'*8
+
+def odd_images(d, colour=(200, 40, 40), seed=0):
+    "name → path of every image kind the issue lists, in folder `d`: the first seven can be read, the last four cannot"
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray((rng.random((48, 40, 3)) * 60 + np.array(colour) * 0.7).astype(np.uint8))
+    out = {}
+    def save(name, im, **kw): im.save(d/name, **kw); out[name] = d/name
+    save('cmyk.jpg', base.convert('CMYK'), quality=90)
+    save('gray16.png', Image.fromarray((np.asarray(base.convert('L'), dtype=np.uint16) * 257)))
+    rgba = base.convert('RGBA'); rgba.putalpha(Image.new('L', base.size, 255).point(lambda v: v)); a = np.asarray(rgba).copy(); a[:, :8, 3] = 0
+    save('rgba.png', Image.fromarray(a, 'RGBA'))
+    save('palette.png', base.convert('P', palette=Image.ADAPTIVE, colors=16))
+    save('gray.jpg', base.convert('L'), quality=90)
+    save('tiny.png', Image.new('RGB', (1, 1), colour))
+    save('plain.jpg', base, quality=90)
+    good = (d/'plain.jpg').read_bytes()
+    (d/'truncated.jpg').write_bytes(good[:len(good)//3]); out['truncated.jpg'] = d/'truncated.jpg'
+    (d/'empty.jpg').write_bytes(b''); out['empty.jpg'] = d/'empty.jpg'
+    (d/'text.jpg').write_text('this is not a JPEG'); out['text.jpg'] = d/'text.jpg'
+    (d/'bomb.bmp').write_bytes(_bomb_bytes()); out['bomb.bmp'] = d/'bomb.bmp'
+    return out
+
+READABLE = ['cmyk.jpg', 'gray16.png', 'rgba.png', 'palette.png', 'gray.jpg', 'tiny.png', 'plain.jpg']
+BROKEN = {'truncated.jpg': 'truncated or corrupt', 'empty.jpg': 'not an image', 'text.jpg': 'not an image',
+          'bomb.bmp': 'over the limit of 100,000,000 pixels'}
+
+def test_16bit_is_scaled_not_clipped(tmp_path):
+    from fashion_fastai.datasets import open_image
+    v = np.arange(40*48, dtype=np.uint16).reshape(48, 40) % 256
+    Image.fromarray(v.astype(np.uint8)).save(tmp_path/'g8.png'); Image.fromarray(v * 257).save(tmp_path/'g16.png')
+    assert np.array_equal(np.asarray(open_image(tmp_path/'g8.png')), np.asarray(open_image(tmp_path/'g16.png')))
+
+@pytest.fixture(scope='module')
+def odd_run(tmp_path_factory):
+    "A two-class own-photos dataset whose train and valid folders hold every odd and broken image, and a model trained on it"
+    d = tmp_path_factory.mktemp('odd')
+    for split in ('train', 'valid'):
+        for c,colour in (('red', (200, 40, 40)), ('blue', (40, 40, 200))):
+            for i in range(6 if split == 'train' else 3):
+                rng = np.random.default_rng(i)
+                Image.fromarray((rng.random((48, 40, 3)) * 60 + np.array(colour) * 0.7).astype(np.uint8)).save(d/'data'/split/c/f'{i}.jpg') \
+                    if (d/'data'/split/c).mkdir(parents=True, exist_ok=True) is None else None
+        odd_images(d/'data'/split/'red', seed=1)
+    r = cli('train', '--data', d/'data', '--size', '64', '--epochs', '1', '--freeze-epochs', '0', '--bs', '8', '--workers', '0', '--out', d/'model')
+    return dict(dir=d, data=d/'data', model=d/'model', train=r)
+
+def test_training_leaves_out_unreadable_images_and_counts_them(odd_run):
+    r = odd_run['train']
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    per_split = 2*6 + len(READABLE), 2*3 + len(READABLE)        # good images + the readable odd ones
+    assert (m['n_train'], m['n_valid']) == per_split
+    assert f'Left out {2*len(BROKEN)} of {sum(per_split) + 2*len(BROKEN)} images that cannot be read' in r.stderr
+    assert sum(n in r.stderr for n in BROKEN) == 3 and 'Traceback' not in r.stderr     # the first three named
+
+def test_evaluation_counts_unreadable_images(odd_run):
+    r = cli('evaluate', '--model', odd_run['model'], '--data', odd_run['data'], '--split', 'valid')
+    assert r.returncode == 0, r.stderr
+    e = json.loads(r.stdout)
+    assert e['unreadable'] == len(BROKEN) and e['n'] == 2*3 + len(READABLE)
+    assert sorted(Path(p).name for p in e['unreadable_images']) == sorted(BROKEN)
+
+def test_prediction_reads_odd_images_and_reports_broken_ones(odd_run, tmp_path):
+    imgs = odd_images(tmp_path/'q')
+    r = cli('predict', '--model', odd_run['model'], *[imgs[n] for n in READABLE + list(BROKEN)], tmp_path/'missing.jpg')
+    assert r.returncode == 1 and '5 of 12 image(s) could not be read' in r.stderr
+    res = [json.loads(l) for l in r.stdout.splitlines()]
+    for n,x in zip(READABLE, res): assert 'label' in x and 'error' not in x, (n, x)
+    for (n,msg),x in zip(BROKEN.items(), res[len(READABLE):]): assert msg in x['error'] and n in x['error'], (n, x)
+    assert 'no such file' in res[-1]['error']
+
+def test_the_service_answers_each_kind(odd_run, tmp_path):
+    pytest.importorskip('fastapi'); pytest.importorskip('httpx')
+    from starlette.testclient import TestClient
+    from fashion_fastai.serve import Service, create_app
+    from fashion_fastai.inference import Predictor
+    imgs = odd_images(tmp_path/'q')
+    client = TestClient(create_app(Service(odd_run['model'])))
+    pred = Predictor(odd_run['model'])
+    for n in READABLE:                        # converted as `predict` converts them: the same probabilities
+        r = client.post('/predict', content=imgs[n].read_bytes())
+        assert r.status_code == 200, (n, r.text)
+        got, want = r.json()['predictions']['label'], pred.predict([imgs[n]])[0]['label']
+        assert got['label'] == want['label'] and abs(got['prob'] - want['prob']) < 1e-5, n
+    for n,code in [('truncated.jpg', 400), ('empty.jpg', 400), ('text.jpg', 415), ('bomb.bmp', 413)]:
+        r = client.post('/predict', content=imgs[n].read_bytes())
+        assert r.status_code == code and r.json()['detail'], (n, r.status_code, r.text)
+    assert client.post('/predict', content=imgs['plain.jpg'].read_bytes()).status_code == 200     # and it goes on serving
+
+def test_a_listed_image_missing_on_disk_in_training_and_evaluation(odd_run, tmp_path):
+    ds = Path(shutil.copytree(odd_run['data'], tmp_path/'data'))
+    (tmp_path/'l.csv').write_text('fname,label,split\n' + ''.join(f'{p.relative_to(tmp_path)},{p.parent.name},{p.parent.parent.name}\n'
+                                  for p in sorted(ds.rglob('*.jpg')) if p.name[0].isdigit()) + 'data/train/red/gone.jpg,red,train\n')
+    for args in (['train', '--data', tmp_path/'l.csv', '--size', '64', '--epochs', '1', '--out', tmp_path/'m'],
+                 ['evaluate', '--model', odd_run['model'], '--data', tmp_path/'l.csv', '--split', 'valid']):
+        r = cli(*args)
+        assert r.returncode == 2 and '1 of' in r.stderr and 'gone.jpg' in r.stderr and 'Traceback' not in r.stderr, r.stderr

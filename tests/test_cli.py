@@ -221,3 +221,71 @@ def test_index_and_similar_errors_are_one_line(small, tmp_path):
                       (('similar', '--index', small['model'], small['data']/'img'/'00000.jpg'), 'is not a similarity index')]:
         r = run(*args)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+# --- resuming a killed run, and distributed training ---
+import hashlib, os, signal, subprocess, sys, time
+from conftest import EXE, CPU_ONLY
+
+def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
+    "SIGKILL after the first unfrozen epoch's checkpoint; `--resume` runs the two epochs left, from the saved weights"
+    assert run('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
+    out = tmp_path/'m'
+    args = ['train', '--data', tmp_path/'d', '--size', '64', '--epochs', '3', '--freeze-epochs', '1', '--bs', '8',
+            '--workers', '0', '--holdout', '12', '--out', out]
+    p = subprocess.Popen([str(EXE), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CPU_ONLY)
+    ck, t = out/'models'/'checkpoint.json', time.time()
+    while time.time() - t < 300:
+        if ck.exists() and json.loads(ck.read_text())['stage'] == 'unfrozen': break
+        assert p.poll() is None, 'the run ended before it could be killed'
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    state = json.loads(ck.read_text())
+    assert state['stage'] == 'unfrozen' and state['epoch'] in (0, 1) and not (out/'metrics.json').exists()
+    sha = hashlib.sha256((out/'models'/f"{state['file']}.pth").read_bytes()).hexdigest()
+    r = run('train', '--resume', '--out', out, '--size', '96')                    # another setting: refused
+    assert r.returncode == 2 and '--size differ' in r.stderr
+    r = run('train', '--resume', '--out', out)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    left = 3 - (state['epoch'] + 1)
+    assert m['resumed_from'] == dict(stage='unfrozen', epoch=state['epoch'], weights_sha256=sha, epochs_run=left)
+    hist = [l.split(',')[:2] for l in (out/'history.csv').read_text().splitlines()[1:]]
+    assert hist == [['frozen', '0'], ['unfrozen', '0'], ['unfrozen', '1'], ['unfrozen', '2']]    # each epoch once
+    assert (m['size'], m['epochs']) == (64, 3)                                   # the interrupted run's settings
+    assert [p.name for p in (out/'models').glob('checkpoint-*.pth')] != [f"{state['file']}.pth"]   # newer checkpoints replaced it
+    assert len(list((out/'models').glob('checkpoint-*.pth'))) == 1
+    r = run('evaluate', '--model', out, '--split', 'holdout')
+    assert r.returncode == 0 and abs(json.loads(r.stdout)['mean_accuracy'] - m['valid']['mean_accuracy']) < 1e-6
+
+def test_resume_needs_a_started_run(tmp_path):
+    r = run('train', '--resume', '--out', tmp_path/'nothing')
+    assert r.returncode == 2 and 'run.json does not exist' in r.stderr
+
+def test_progressive_training_from_the_command_line(tmp_path):
+    assert run('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
+    r = run('train', '--data', tmp_path/'d', '--size', '48', '--epochs', '1', '--progressive', '--bs', '8', '--workers', '0',
+            '--holdout', '12', '--out', tmp_path/'m')
+    assert r.returncode == 0, r.stderr
+    stages = [l.split(',')[0] for l in (tmp_path/'m'/'history.csv').read_text().splitlines()[1:]]
+    assert stages == ['branch:pattern', 'branch:sleeve', 'branch:length', 'branch:neckline', 'branch:fabric', 'branch:fit', 'joint']
+    assert json.loads(r.stdout.strip().splitlines()[-1])['progressive'] is True
+    assert run('sample', tmp_path/'c', '--task', 'categories', '--n', '30').returncode == 0
+    r = run('train', '--data', tmp_path/'c', '--progressive', '--out', tmp_path/'m2')
+    assert r.returncode == 2 and '--progressive grows one head per attribute group' in r.stderr and 'Traceback' not in r.stderr
+
+def test_distributed_training_on_two_cpu_processes(tmp_path):
+    "`accelerate launch` with 2 processes (gloo): one set of files, and metrics over the whole validation set"
+    pytest.importorskip('accelerate', reason="distributed training needs accelerate (pip install -e '.[distributed]')")
+    assert run('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
+    launch = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
+              '--mixed_precision', 'no', '--dynamo_backend', 'no', '--num_cpu_threads_per_process', '1', '--main_process_port', '0']
+    r = subprocess.run([*launch, str(EXE), 'train', '--data', str(tmp_path/'d'), '--size', '64', '--epochs', '1', '--bs', '8',
+                        '--workers', '0', '--holdout', '13', '--out', str(tmp_path/'m')], capture_output=True, text=True, timeout=600, env=CPU_ONLY)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
+    assert len(lines) == 1 and lines[0]['processes'] == 2              # rank 0 alone reports and writes
+    hist = (tmp_path/'m'/'history.csv').read_text().splitlines()
+    assert [l.split(',')[0] for l in hist[1:]] == ['frozen', 'unfrozen']       # one row per epoch, not one per process
+    # the metrics gathered from both processes equal a single-process evaluation of the export on all 13 images
+    e = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)
+    assert e['n'] == 13 and abs(e['mean_accuracy'] - lines[0]['valid']['mean_accuracy']) < 1e-6
