@@ -18,7 +18,7 @@ from fastcore.foundation import L
 from fastai.torch_core import TensorImage
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, combined_cos
-from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
+from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.channelslast import ChannelsLast
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
@@ -385,14 +385,20 @@ def fit_progressive(self:Learner,
         start = st['epoch'] + 1
     loss,train = self.loss_func,self.dls.train
     weights = list(loss.group_weights)
+    # best-model tracking and early stopping watch the joint stage only: `SaveModelCallback` reloads its best model
+    # when a fit ends, which would undo a branch stage that did not raise the mean accuracy of all the groups
+    trackers = [c for c in self.cbs if isinstance(c, TrackerCallback)]
     try:
         for i,(name,n,lr,groups) in enumerate(plan):
             if i < first or (i == first and start >= n): continue
+            branch = name != 'joint'
             self.stage_name = name
-            self.dls.train = labelled_subset(train, groups) if name != 'joint' else train
+            self.dls.train = labelled_subset(train, groups) if branch else train
             loss.group_weights = [w if g in groups else 0. for g,w in zip(loss.groups, weights)]
-            _fit_one_cycle_from(self, n, lr, start if i == first else 0, pct_start=pct_start, div=div,
-                                cbs=L(cbs) + ([] if name == 'joint' else [TrainGroups(groups)]), **kwargs)
+            stage_cbs = L(c for c in L(cbs) if not (branch and isinstance(c, TrackerCallback)))
+            with self.removed_cbs(trackers if branch else []):
+                _fit_one_cycle_from(self, n, lr, start if i == first else 0, pct_start=pct_start, div=div,
+                                    cbs=stage_cbs + ([TrainGroups(groups)] if branch else []), **kwargs)
     finally:
         self.dls.train,loss.group_weights,self.stage_name = train,weights,None
     return st
