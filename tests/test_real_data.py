@@ -42,12 +42,24 @@ def test_clothing_types_batch():
     assert xb.shape == (16, 3, 128, 128) and yb.shape == (16,) and yb.dtype == torch.int64
 
 def test_dataloaders_do_not_decode_every_image_up_front(monkeypatch):
-    "Building DataLoaders over the 5000 real images opens at most a handful (fastai decodes one item to set up)"
+    "Building DataLoaders over the 5000 real images decodes at most a handful at full size: the readability check reads each image once, reduced (JPEG draft), and with `check_images=False` nothing is opened up front"
+    import fashion_fastai.datasets as fd
     df = read_dataset(shared('fashion-attributes/FashionDataset'))
-    opened = []
-    real_open = Image.open
+    opened, probed = [], []
+    real_open, real_probe = Image.open, fd.open_image
     monkeypatch.setattr(Image, 'open', lambda fp, *a, **k: opened.append(fp) or real_open(fp, *a, **k))
+    def probe(fp, *a, **k):
+        im = real_probe(fp, *a, **k)
+        probed.append((k.get('draft'), im.size))
+        return im
+    monkeypatch.setattr(fd, 'open_image', probe)  # the check's reader; training reads through `data.LoadImage`
     dls = fashion_dls(df, bs=64, size=128, holdout=1000, num_workers=0)
+    assert len(probed) == len(df) == 5000 and len(opened) <= len(df) + 4, (len(probed), len(opened))
+    # a draft read of these JPEGs (about 300 px on the long side) halves them or more, unless the short side is 128 or less
+    assert all(d is not None and min(sz) <= 128 for d,sz in probed), max(min(sz) for _,sz in probed)
+    assert sum(max(sz) <= 160 for _,sz in probed) >= 4990
+    opened.clear()
+    dls = fashion_dls(df, bs=64, size=128, holdout=1000, num_workers=0, check_images=False)
     assert len(opened) <= 4, len(opened)
     dls.one_batch()
     assert len(opened) <= 4 + 64
