@@ -145,7 +145,7 @@ def _train(args):
         print(f"fashion-fastai train: {out} has no checkpoint yet (the run stopped in its first epoch): starting from the beginning", file=sys.stderr)
         resume = False
     if rank0 and not resume:                 # a new run: forget an older one's history and checkpoints
-        for f in [out/'history.csv', ckpt, *(out/'models').glob('checkpoint-*.pth')]: f.unlink(missing_ok=True)
+        for f in [out/'history.csv', ckpt, *(out/'models').glob('checkpoint-*.*')]: f.unlink(missing_ok=True)
         saved = {k: v for k,v in vars(args).items() if k not in ('func', 'command', 'resume')}
         (out/RUN_FILE).write_text(json.dumps({**saved, 'data': str(Path(data).resolve())}, indent=1) + '\n')
     try: learn = fashion_learner(dls, arch=st['arch'], pretrained=not args.no_pretrained, weights=args.weights, path=out,

@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/learner.html.md"""
 
 # %% ../nbs/03_learner.ipynb #7316e694
 from __future__ import annotations
-import json, time, csv, os, hashlib
+import json, time, csv, os, hashlib, uuid, random
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -32,9 +32,9 @@ from .models import create_fashion_model, fashion_splitter
 # %% auto #0
 __all__ = ['focal_cross_entropy', 'AttributeLoss', 'FocalLoss', 'balanced_class_weights', 'GroupAccuracy', 'MeanAccuracy',
            'attribute_metrics', 'top_k', 'category_metrics', 'attribute_vocab', 'FashionLearner', 'fashion_learner',
-           'show_results', 'monitor_of', 'HistoryCSV', 'Checkpoint', 'read_checkpoint', 'training_callbacks',
-           'labelled_subset', 'TrainGroups', 'SharedOrderDL', 'FashionDistributedTrainer', 'SaveBarrier', 'distributed',
-           'FlipTTA']
+           'show_results', 'monitor_of', 'HistoryCSV', 'rng_state', 'set_rng_state', 'Checkpoint', 'read_checkpoint',
+           'training_callbacks', 'labelled_subset', 'TrainGroups', 'SharedOrderDL', 'FashionDistributedTrainer',
+           'SaveBarrier', 'distributed', 'FlipTTA']
 
 # %% ../nbs/03_learner.ipynb #e2562ba5
 def focal_cross_entropy(logits:torch.Tensor,  # (n, n_classes) raw scores
@@ -243,8 +243,27 @@ class HistoryCSV(Callback):
                        + [f'{time.time() - self.start:.1f}'])
         self.start = time.time()
 
+def rng_state(learn) -> dict:
+    "The random number generators' states a training run draws from: Python's, NumPy's, torch's (CPU, CUDA) and each DataLoader's"
+    ty,key,pos,hg,cg = np.random.get_state()
+    return {'python': random.getstate(), 'numpy': (ty, torch.from_numpy(key.astype(np.int64)), pos, hg, cg),
+            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            'dls': [dl.rng.getstate() if hasattr(dl, 'rng') else None for dl in learn.dls.loaders]}
+
+def set_rng_state(learn, st:dict):
+    "Put back the generators `rng_state` saved, so a resumed run draws what the uninterrupted one would have"
+    random.setstate(st['python'])
+    ty,key,pos,hg,cg = st['numpy']
+    np.random.set_state((ty, key.numpy().astype(np.uint32), pos, hg, cg))
+    torch.set_rng_state(st['torch'])
+    if st['cuda'] and torch.cuda.is_available() and len(st['cuda']) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(st['cuda'])
+    for dl,s in zip(learn.dls.loaders, st['dls']):
+        if s is not None and hasattr(dl, 'rng'): dl.rng.setstate(s)
+    if rank_distrib():                  # rank 0's states, saved for all: each other process goes on with a stream of its own
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,))) + rank_distrib())
+
 class Checkpoint(Callback):
-    "Save model and optimizer after every epoch, and where training stands (`models/{fname}.json`)"
+    "Save model, optimizer and random states after every epoch, and where training stands (`models/{fname}.json`)"
     order = 62
     def __init__(self, fname='checkpoint'): self.fname = fname
     def before_fit(self): self.run = not hasattr(self, 'lr_finder') and not hasattr(self, 'gather_preds')
@@ -255,16 +274,17 @@ class Checkpoint(Callback):
         d = self.path/self.model_dir
         jf = d/f'{self.fname}.json'
         old = json.loads(jf.read_text()).get('file') if jf.exists() else None
-        self.n_saved = getattr(self, 'n_saved', 0) + 1
-        f = f'{self.fname}-{os.getpid()}-{self.n_saved}'
+        f = f'{self.fname}-{uuid.uuid4().hex[:12]}'     # never the name of a file an earlier run (or this process) wrote
         self.learn.save(f, with_opt=True)
+        torch.save(rng_state(self.learn), d/f'{f}.rng')
         best = [cb.best for cb in self.learn.cbs if isinstance(cb, SaveModelCallback)]
         state = dict(stage=_stage(self.learn), epoch=self.epoch + getattr(self.learn, 'epoch_offset', 0),
                      n_epoch=self.n_epoch + getattr(self.learn, 'epoch_offset', 0), best=float(best[0]) if best else None, file=f)
         tmp = d/f'{self.fname}.json.tmp'
         tmp.write_text(json.dumps(state))
         os.replace(tmp, jf)
-        if old and old != f: (d/f'{old}.pth').unlink(missing_ok=True)
+        if old and old != f:
+            for ext in ('pth', 'rng'): (d/f'{old}.{ext}').unlink(missing_ok=True)
 
 def read_checkpoint(learn, fname='checkpoint') -> dict:
     "Load the model and optimizer state `Checkpoint` saved last into `learn`; returns where training stood"
@@ -274,6 +294,8 @@ def read_checkpoint(learn, fname='checkpoint') -> dict:
     w = learn.path/learn.model_dir/f"{st.get('file', fname)}.pth"
     if not w.exists(): raise FileNotFoundError(f"{f} names the weights file {w}, which does not exist: the run folder is incomplete, train again")
     learn.load(st.get('file', fname), with_opt=True)
+    r = w.with_suffix('.rng')
+    if r.exists(): set_rng_state(learn, torch.load(r, weights_only=True))     # without one, the random draws start afresh
     for cb in learn.cbs:
         if isinstance(cb, SaveModelCallback) and st.get('best') is not None: cb.best = st['best']
     st['weights'],st['sha256'] = str(w),hashlib.sha256(w.read_bytes()).hexdigest()
