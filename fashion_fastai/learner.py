@@ -275,8 +275,14 @@ class Checkpoint(Callback):
         jf = d/f'{self.fname}.json'
         old = json.loads(jf.read_text()).get('file') if jf.exists() else None
         f = f'{self.fname}-{uuid.uuid4().hex[:12]}'     # never the name of a file an earlier run (or this process) wrote
-        self.learn.save(f, with_opt=True)
-        torch.save(rng_state(self.learn), d/f'{f}.rng')
+        try:
+            self.learn.save(f, with_opt=True)
+            torch.save(rng_state(self.learn), d/f'{f}.rng')
+        except (OSError, RuntimeError) as e:       # a full disk: torch's writer says `unexpected pos`
+            for ext in ('pth', 'rng'): (d/f'{f}.{ext}').unlink(missing_ok=True)
+            raise OSError(f"Could not write the checkpoint of epoch {self.epoch} to {d} ({e}). Free some space there; "
+                          + (f"{jf} still names the previous epoch's complete checkpoint, to resume from" if old else
+                             "no earlier checkpoint was written")) from e
         best = [cb.best for cb in self.learn.cbs if isinstance(cb, SaveModelCallback)]
         state = dict(stage=_stage(self.learn), epoch=self.epoch + getattr(self.learn, 'epoch_offset', 0),
                      n_epoch=self.n_epoch + getattr(self.learn, 'epoch_offset', 0), best=float(best[0]) if best else None, file=f)

@@ -230,3 +230,24 @@ def test_a_listed_image_missing_on_disk_in_training_and_evaluation(odd_run, tmp_
                  ['evaluate', '--model', odd_run['model'], '--data', tmp_path/'l.csv', '--split', 'valid']):
         r = cli(*args)
         assert r.returncode == 2 and '1 of' in r.stderr and 'gone.jpg' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+def test_a_full_disk_while_checkpointing_says_so_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    "torch's writer fails with `unexpected pos` when the disk fills: the error names the folder, and the last checkpoint stays whole"
+    import torch
+    from fashion_fastai.sample import sample_path
+    from fashion_fastai.data import fashion_dls
+    from fashion_fastai.learner import fashion_learner, Checkpoint, read_checkpoint
+    dls = fashion_dls(sample_path('attributes'), bs=32, size=64, num_workers=0)
+    real_save, calls = torch.save, []
+    def save(obj, f, *a, **k):              # epoch 0 writes its weights and random states; epoch 1's weights hit a full disk
+        calls.append(f); real_save(obj, f, *a, **k)
+        if len(calls) == 3: raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos 93447232 vs 93447120')
+    monkeypatch.setattr(torch, 'save', save)
+    with pytest.raises(OSError, match=r'Could not write the checkpoint of epoch 1 to .*unexpected pos.*Free some space there; '
+                                      r'.*checkpoint.json still names the previous epoch'):
+        fashion_learner(dls, path=tmp_path).fit(2, 1e-3, cbs=Checkpoint())
+    monkeypatch.undo()
+    st = json.loads((tmp_path/'models/checkpoint.json').read_text())
+    assert st['epoch'] == 0
+    assert sorted(p.name for p in (tmp_path/'models').iterdir()) == sorted(['checkpoint.json', f"{st['file']}.pth", f"{st['file']}.rng"])
+    assert read_checkpoint(fashion_learner(dls, path=tmp_path))['epoch'] == 0
