@@ -1,6 +1,7 @@
 """What each speed lever buys on this machine's CPU: training-step throughput (images/s, forward + backward + Adam)
 for EfficientNet-Lite0/1/2 (and ResNets) at several sizes, NCHW against channels-last (NHWC); fastai's frozen stage
-(BN layers still train, so the backward pass runs through the whole body) against a head-only step; torch.compile;
+(BN layers still train, so the backward pass runs through the whole body) against a head-only step; the first half
+of the body fixed, batchnorm included (`fixed_groups=1`, `--fixed-groups 1`) against a full step, per size; torch.compile;
 and what the DataLoader alone delivers on the real photos (decode, presize, batch augmentation).
 
 Each throughput is the best of `--reps` timed steps after one warm-up step, random inputs, batch 32. Ratios are
@@ -11,17 +12,24 @@ Usage: python benchmarks/cpu_levers.py [--archs tf_efficientnet_lite0,tf_efficie
 """
 import argparse, json, os, time
 import torch, torch.nn.functional as F
-from fashion_fastai.models import create_fashion_model
+from fashion_fastai.models import create_fashion_model, fashion_splitter
 
 def throughput(arch, size, channels_last=False, mode='full', bs=32, reps=3, compile=False):
-    "Training images per second: mode 'full' (all layers), 'frozen' (fastai's freeze: BN trains), 'head' (body fixed, BN eval)"
+    """Training images per second: mode 'full' (all layers), 'frozen' (fastai's freeze: BN trains), 'head' (body fixed, BN eval),
+    'fixed1' (the splitter's first group fixed, its BN in eval: what `FixedGroups(1)` does)"""
     m = create_fashion_model(arch, 10, pretrained=False)
-    if mode != 'full':
+    if mode == 'fixed1':
+        fixed = fashion_splitter(arch)(m)[0]
+        for p in fixed: p.requires_grad_(False)
+    elif mode != 'full':
         for n,p in m[0].named_parameters():
             p.requires_grad_(mode == 'frozen' and any(isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and n.startswith(mn + '.')
                                                       for mn,mod in m[0].named_modules() if mn))
     m.train()
     if mode == 'head': m[0].eval()
+    if mode == 'fixed1':
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and not mod.weight.requires_grad: mod.eval()
     opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], 1e-3)
     x, y = torch.randn(bs, 3, size, size), torch.randint(0, 10, (bs,))
     if channels_last: m, x = m.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
@@ -67,6 +75,10 @@ if __name__ == '__main__':
     head, _ = throughput(arch, s, True, 'head', reps=a.reps)
     out(arch=arch, size=s, nhwc=True, full_img_s=round(full, 1), fastai_frozen_img_s=round(frozen, 1), head_only_img_s=round(head, 1),
         frozen_over_full=round(frozen/full, 2), head_only_over_full=round(head/full, 2))
+    for s in sizes:
+        full, _ = throughput(arch, s, True, reps=a.reps)
+        fixed, _ = throughput(arch, s, True, 'fixed1', reps=a.reps)
+        out(arch=arch, size=s, nhwc=True, full_img_s=round(full, 1), fixed_groups_1_img_s=round(fixed, 1), fixed_over_full=round(fixed/full, 2))
     if a.resnets:
         for arch in ('resnet34', 'resnet50'):
             r, _ = throughput(arch, 160, True, reps=a.reps)

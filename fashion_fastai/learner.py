@@ -20,6 +20,7 @@ from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.channelslast import ChannelsLast
+from fastai.callback.training import BnFreeze
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
@@ -34,7 +35,7 @@ __all__ = ['focal_cross_entropy', 'AttributeLoss', 'FocalLoss', 'balanced_class_
            'attribute_metrics', 'top_k', 'category_metrics', 'attribute_vocab', 'FashionLearner', 'fashion_learner',
            'show_results', 'monitor_of', 'HistoryCSV', 'rng_state', 'set_rng_state', 'Checkpoint', 'read_checkpoint',
            'training_callbacks', 'labelled_subset', 'TrainGroups', 'SharedOrderDL', 'FashionDistributedTrainer',
-           'SaveBarrier', 'distributed', 'FlipTTA']
+           'SaveBarrier', 'distributed', 'FixedGroups', 'FlipTTA']
 
 # %% ../nbs/03_learner.ipynb #e2562ba5
 def focal_cross_entropy(logits:torch.Tensor,  # (n, n_classes) raw scores
@@ -173,6 +174,7 @@ def fashion_learner(dls,                          # from `fashion_dls`
                     lin_ftrs:list=None, ps:float=0.5, concat_pool:bool=True, # head options, as in `vision_learner`
                     opt_func=Adam, lr:float=1e-3, cbs=None, path=None, model_dir='models', wd=None, train_bn:bool=True,
                     channels_last:bool=False,     # NHWC weights and activations (fastai's `ChannelsLast`): faster on CPU
+                    fixed_groups:int=0,           # leading parameter groups never trained (`FixedGroups`): faster on CPU
                     **kwargs                      # passed on to `Learner`
                    ) -> FashionLearner:
     "A fastai Learner for the task of `dls`: a pretrained body, a head per attribute group or one classifier head"
@@ -191,6 +193,7 @@ def fashion_learner(dls,                          # from `fashion_dls`
                            cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, train_bn=train_bn, **kwargs)
     if pretrained: learn.freeze()
     if channels_last: learn.add_cb(ChannelsLast())
+    if fixed_groups: learn.add_cb(FixedGroups(fixed_groups))
     store_attr('arch,pretrained,task', self=learn)
     return learn
 
@@ -467,6 +470,17 @@ def distributed(learn, sync_bn:bool=False, **kwargs):
         if rank_distrib(): learn.add_cbs(progress)
 
 # %% ../nbs/03_learner.ipynb #9f649d57
+class FixedGroups(BnFreeze):
+    "Keep the first `n` parameter groups fixed, batchnorm statistics included, whatever `freeze`/`unfreeze` say"
+    def __init__(self, n:int=1): self.n = n
+    def before_fit(self):
+        groups = self.opt.param_lists
+        if not 0 < self.n < len(groups):
+            raise ValueError(f"fixed_groups={self.n}, but the model has {len(groups)} parameter groups: fix 1 to {len(groups)-1} of them (the last is the head)")
+        for g in groups[:self.n]:
+            for p in g: p.requires_grad_(False)  # and then `BnFreeze` puts their batchnorm layers in eval mode
+
+# %% ../nbs/03_learner.ipynb #e1db2588
 class FlipTTA(Callback):
     "Average the logits of each image and its horizontal mirror when not training (`validate`, `get_preds`)"
     order = 1

