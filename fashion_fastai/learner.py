@@ -193,7 +193,9 @@ def fashion_learner(dls,                          # from `fashion_dls`
                            cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, train_bn=train_bn, **kwargs)
     if pretrained: learn.freeze()
     if channels_last: learn.add_cb(ChannelsLast())
-    if fixed_groups: learn.add_cb(FixedGroups(fixed_groups))
+    if fixed_groups:
+        FixedGroups.check(fixed_groups, len(learn.splitter(learn.model)))   # now, not after the DataLoaders and a fit start
+        learn.add_cb(FixedGroups(fixed_groups))
     store_attr('arch,pretrained,task', self=learn)
     return learn
 
@@ -473,10 +475,14 @@ def distributed(learn, sync_bn:bool=False, **kwargs):
 class FixedGroups(BnFreeze):
     "Keep the first `n` parameter groups fixed, batchnorm statistics included, whatever `freeze`/`unfreeze` say"
     def __init__(self, n:int=1): self.n = n
+    @staticmethod
+    def check(n:int, n_groups:int):
+        "Raise unless `n` leaves at least the head (the last of `n_groups`) to train"
+        if not 0 < n < n_groups:
+            raise ValueError(f"fixed_groups={n}, but the model has {n_groups} parameter groups: fix 1 to {n_groups-1} of them (the last is the head)")
     def before_fit(self):
         groups = self.opt.param_lists
-        if not 0 < self.n < len(groups):
-            raise ValueError(f"fixed_groups={self.n}, but the model has {len(groups)} parameter groups: fix 1 to {len(groups)-1} of them (the last is the head)")
+        self.check(self.n, len(groups))
         for g in groups[:self.n]:
             for p in g: p.requires_grad_(False)  # and then `BnFreeze` puts their batchnorm layers in eval mode
 

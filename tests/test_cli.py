@@ -158,7 +158,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
     d = dry()                                          # no recipe: the documented defaults
     assert (d['recipe'], d['arch'], d['size'], d['epochs'], d['freeze_epochs'], d['keep'], d['tta'], d['channels_last']) == \
            (None, 'tf_efficientnet_lite0', 128, 3, 1, 'best', False, False)
-    c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 20,000 // 490 = 40, capped at 30
+    c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 34,000 // 490 = 69, capped at 30
     assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
     assert dry('--recipe', 'cpu', '--fixed-groups', '0')['fixed_groups'] == 0
@@ -170,6 +170,12 @@ def test_recipes_resolve_and_command_line_options_override_them():
 def test_recipe_help_lists_the_recipes():
     r = run('train', '--help')
     assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'gpu: arch=resnet50' in r.stdout
+
+def test_fixing_every_group_is_a_one_line_error_before_any_training(tmp_path):
+    r = run('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    assert 'fixed_groups=3, but the model has 3 parameter groups: fix 1 to 2 of them' in r.stderr
+    assert not (tmp_path/'m'/'history.csv').exists()
 
 @pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='this machine has a GPU')
 def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
