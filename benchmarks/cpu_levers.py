@@ -12,6 +12,7 @@ Usage: python benchmarks/cpu_levers.py [--archs tf_efficientnet_lite0,tf_efficie
 """
 import argparse, json, os, time
 import torch, torch.nn.functional as F
+from fastai.callback.training import set_bn_eval
 from fashion_fastai.models import create_fashion_model, fashion_splitter
 
 def throughput(arch, size, channels_last=False, mode='full', bs=32, reps=3, compile=False):
@@ -27,9 +28,7 @@ def throughput(arch, size, channels_last=False, mode='full', bs=32, reps=3, comp
                                                       for mn,mod in m[0].named_modules() if mn))
     m.train()
     if mode == 'head': m[0].eval()
-    if mode == 'fixed1':
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and not mod.weight.requires_grad: mod.eval()
+    if mode == 'fixed1': set_bn_eval(m)                  # what `FixedGroups` gets from fastai's `BnFreeze`
     opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], 1e-3)
     x, y = torch.randn(bs, 3, size, size), torch.randint(0, 10, (bs,))
     if channels_last: m, x = m.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
