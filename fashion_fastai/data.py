@@ -20,8 +20,8 @@ from fastai.vision.augment import Resize, ResizeMethod, aug_transforms, Normaliz
 from .datasets import GROUPS, BBOX, bbox_crop, read_dataset, task_of, label_cols, open_image, unreadable_images
 
 # %% auto #0
-__all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'fashion_block', 'fashion_dls',
-           'show_batch']
+__all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'default_presize', 'fashion_block',
+           'fashion_dls', 'show_batch', 'resize_dls']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 _TORCHVISION = ('resnet', 'resnext', 'wide_resnet', 'densenet', 'vgg', 'alexnet', 'squeezenet', 'mobilenet', 'efficientnet_b', 'efficientnet_v2', 'regnet', 'convnext_', 'swin_', 'vit_')
@@ -72,6 +72,10 @@ def AttributeBlock(group:str, vocab:list) -> TransformBlock:
     return TransformBlock(type_tfms=AttrCategorize(group, vocab))
 
 # %% ../nbs/01_data.ipynb #9a4faaba
+def default_presize(size:int, presize:int=None) -> int:
+    "`presize`, else fastai's advice for presizing: 1.25 × `size`, to a multiple of 8"
+    return ifnone(presize, int(round(size*1.25/8))*8)
+#| export
 def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fastai.datasets`)
                   size:int=224,             # training image size
                   presize:int=None,         # item resize before batch augmentation (default: 1.25 × `size`)
@@ -84,7 +88,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                   **aug_kwargs              # passed on to `aug_transforms`
                  ) -> DataBlock:
     "A DataBlock for the dataset in `df`: image → six attribute targets, or image → category"
-    presize = ifnone(presize, int(round(size*1.25/8))*8)
+    presize = default_presize(size, presize)
     if task_of(df) == 'attributes':
         ys = [AttributeBlock(g, list(df[g].cat.categories)) for g in GROUPS]
     else: ys = [CategoryBlock(vocab=list(df.label.cat.categories), sort=False)]
@@ -128,10 +132,12 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
         splitter = IndexSplitter(np.arange(len(df) - holdout, len(df)))
     elif valid_pct is not None or not (df.split == 'val').any(): splitter = RandomSplitter(ifnone(valid_pct, 0.2), seed=seed)
     else: splitter = None
+    kwargs['size'] = kwargs.get('size', 224)
+    kwargs['presize'] = default_presize(kwargs['size'], kwargs.get('presize'))
     dblock = fashion_block(df, stats=backbone_stats(arch), splitter=splitter, **kwargs)
     dl_kw = {} if num_workers is None else dict(num_workers=num_workers)
     dls = dblock.dataloaders(df, bs=bs, device=device, **dl_kw)
-    dls.df,dls.task = df,task_of(df)
+    dls.df,dls.task,dls.block_kwargs = df,task_of(df),dict(stats=backbone_stats(arch), **kwargs)
     return dls
 
 # %% ../nbs/01_data.ipynb #bb4cce72
@@ -148,3 +154,18 @@ def show_batch(x:TensorImage, y:tuple, samples, ctxs=None, max_n=10, nrows=None,
     ctxs = get_show_batch_func(object)(x, y, samples, ctxs=ctxs, max_n=max_n, **kwargs)
     ctxs[0].figure.tight_layout()
     return ctxs
+
+# %% ../nbs/01_data.ipynb #885580d1
+def resize_dls(dls,                      # DataLoaders from `fashion_dls`
+               size:int,                 # the new image size
+               presize:int=None          # the new presize (default: the old one scaled by `size`'s ratio)
+              ):
+    "`dls` with the same images, split and transforms, resized for `size`: to validate and export at a test size (FixRes)"
+    kw = getattr(dls, 'block_kwargs', None)
+    if kw is None: raise ValueError("resize_dls needs DataLoaders made by fashion_dls")
+    kw = {**kw, 'size': size, 'presize': ifnone(presize, int(round(kw['presize'] * size / kw['size'])))}
+    splitter = IndexSplitter(np.asarray(dls.valid_ds.items.index))      # `dls.df` has a range index: these are its rows
+    new = fashion_block(dls.df, splitter=splitter, **kw).dataloaders(dls.df, bs=dls.train.bs, device=dls.device,
+                                                                     num_workers=dls.train.num_workers)
+    new.df,new.task,new.block_kwargs = dls.df,dls.task,kw
+    return new

@@ -19,8 +19,8 @@ from .datasets import BBOX, bbox_crop, read_dataset, task_of, label_cols, _SPLIT
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
            'ConcatPool', 'Flatten', 'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model', 'load_rgb',
-           'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess', 'Probs', 'Predictor',
-           'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate', 'submission_lines']
+           'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess', 'input_at_size', 'Probs',
+           'Predictor', 'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate', 'submission_lines']
 
 # %% ../nbs/05_inference.ipynb #67833efa
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
@@ -221,6 +221,17 @@ class Preprocess:
     def __call__(self, images:list, bboxes=None) -> torch.Tensor:
         return self.batch([self.item(im, None if bboxes is None else bboxes[k]) for k,im in enumerate(images)])
 
+# %% ../nbs/05_inference.ipynb #03dd02be
+def input_at_size(inp:dict,              # the `input` section of an export's config
+                  size                   # the new size: an int, or (height, width)
+                 ) -> dict:
+    "`inp` for images of `size`, the presize scaled alike (as `resize_dls` does in training)"
+    h,w = (size, size) if isinstance(size, int) else size
+    if min(h, w) < 1: raise ValueError(f"size={size}: must be at least 1 pixel")
+    (oh,ow),(ph,pw) = inp['size'],inp['presize']
+    return {**inp, 'size': [h, w], 'presize': [int(round(ph*h/oh)), int(round(pw*w/ow))],
+            'batch_steps': [{**st, 'size': [h, w]} if st['op'] == 'center_resize' else st for st in inp['batch_steps']]}
+
 # %% ../nbs/05_inference.ipynb #50bdd738
 class Probs(dict):
     "Head name → (n, n_classes) probabilities; `errors` maps the index of each unreadable image to its message"
@@ -243,7 +254,9 @@ class Predictor:
                  backend:str='torch',         # 'torch', or 'onnx' for `model.onnx` in the folder (`export_onnx`)
                  workers:int=None,            # threads decoding and resizing images (default: the CPU count, at most 4)
                  channels_last:bool=True,     # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
-                 tta:bool=False):             # average the logits of each image and its mirror image (as `FlipTTA`)
+                 tta:bool=False,              # average the logits of each image and its mirror image (as `FlipTTA`)
+                 size=None):                  # test at this size (int or (h, w)) instead of the config's: see `input_at_size`
+        if size is not None and backend == 'onnx': raise ValueError("size= needs backend='torch': model.onnx is exported for the config's size")
         self.path,self.tta = Path(path),tta
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool = None
@@ -257,6 +270,7 @@ class Predictor:
         else: raise ValueError(f"backend={backend!r}: use 'torch' or 'onnx'")
         self.backend,self.task,self.classes = backend,self.cfg['task'],self.cfg['classes']
         self.heads = list(self.classes)
+        if size is not None: self.cfg = {**self.cfg, 'input': input_at_size(self.cfg['input'], size)}
         self.preprocess = Preprocess(self.cfg)
 
     def logits(self, x:torch.Tensor) -> list[np.ndarray]:

