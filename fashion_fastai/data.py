@@ -75,7 +75,7 @@ def AttributeBlock(group:str, vocab:list) -> TransformBlock:
 def default_presize(size:int, presize:int=None) -> int:
     "`presize`, else fastai's advice for presizing: 1.25 × `size`, to a multiple of 8"
     return ifnone(presize, int(round(size*1.25/8))*8)
-#| export
+
 def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fastai.datasets`)
                   size:int=224,             # training image size
                   presize:int=None,         # item resize before batch augmentation (default: 1.25 × `size`)
@@ -132,12 +132,12 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
         splitter = IndexSplitter(np.arange(len(df) - holdout, len(df)))
     elif valid_pct is not None or not (df.split == 'val').any(): splitter = RandomSplitter(ifnone(valid_pct, 0.2), seed=seed)
     else: splitter = None
-    kwargs['size'] = kwargs.get('size', 224)
-    kwargs['presize'] = default_presize(kwargs['size'], kwargs.get('presize'))
-    dblock = fashion_block(df, stats=backbone_stats(arch), splitter=splitter, **kwargs)
+    size = kwargs.pop('size', 224)
+    kwargs = dict(stats=backbone_stats(arch), size=size, presize=default_presize(size, kwargs.pop('presize', None)), **kwargs)
+    dblock = fashion_block(df, splitter=splitter, **kwargs)
     dl_kw = {} if num_workers is None else dict(num_workers=num_workers)
     dls = dblock.dataloaders(df, bs=bs, device=device, **dl_kw)
-    dls.df,dls.task,dls.block_kwargs = df,task_of(df),dict(stats=backbone_stats(arch), **kwargs)
+    dls.df,dls.task,dls.block_kwargs = df,task_of(df),kwargs          # `resize_dls` rebuilds them from these
     return dls
 
 # %% ../nbs/01_data.ipynb #bb4cce72
