@@ -21,9 +21,9 @@ def main():
     a = p.parse_args()
     rows = []
     for s in a.sizes:
-        row = dict(size=s)
+        row, pred = dict(size=s), Predictor(a.model, size=s)       # one model load per size, with and without TTA
         for tta in (False, True):
-            pred = Predictor(a.model, size=s, tta=tta)
+            pred.tta = tta
             t = time.perf_counter()
             m = evaluate(pred, Path(data_of(pred, a.data)), a.split)
             key = 'mean_accuracy' if m['task'] == 'attributes' else 'accuracy'
