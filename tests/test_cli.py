@@ -162,6 +162,9 @@ def test_recipes_resolve_and_command_line_options_override_them():
     assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
     assert dry('--recipe', 'cpu', '--fixed-groups', '0')['fixed_groups'] == 0
+    assert (c['task'], c['lr']) == ('attributes', 2e-3)          # the recipe's learning rate for the dataset's task
+    k = dry('--recipe', 'cpu', '--task', 'categories')
+    assert (k['task'], k['lr']) == ('categories', 4e-3) and dry('--recipe', 'cpu', '--task', 'categories', '--lr', '1e-3')['lr'] == 1e-3
     c = dry('--recipe', 'cpu', '--holdout', '300')     # 190 training images left: still capped
     assert c['n_train'] == 190 and c['epochs'] == 30
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
@@ -172,7 +175,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
 
 def test_recipe_help_lists_the_recipes():
     r = run('train', '--help')
-    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'gpu: arch=resnet50' in r.stdout
+    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.002 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
 
 def test_fixing_every_group_is_a_one_line_error_before_any_training(tmp_path):
     r = run('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
@@ -269,9 +272,14 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     sha = hashlib.sha256((out/'models'/f"{state['file']}.pth").read_bytes()).hexdigest()
     r = run('train', '--resume', '--out', out, '--size', '96')                    # another setting: refused
     assert r.returncode == 2 and '--size differ' in r.stderr
+    saved = json.loads((out/'run.json').read_text())
+    assert (saved['settings']['size'], saved['settings']['epochs'], saved['settings']['lr']) == (64, 3, 2e-3)   # as resolved at the start
+    saved['settings']['lr'] = 1e-3                       # as if the defaults or a recipe had changed since: the run's own settings win
+    (out/'run.json').write_text(json.dumps(saved))
     r = run('train', '--resume', '--out', out)
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout.strip().splitlines()[-1])
+    assert m['lr'] == 1e-3
     left = 3 - (state['epoch'] + 1)
     assert m['resumed_from'] == dict(stage='unfrozen', epoch=state['epoch'], weights_sha256=sha, epochs_run=left)
     hist = [l.split(',')[:2] for l in (out/'history.csv').read_text().splitlines()[1:]]
