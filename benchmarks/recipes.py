@@ -53,7 +53,8 @@ def run(name, recipe, out, extra, carved:float=None):
     if r.returncode: return dict(run=name, error=r.stderr.strip().splitlines()[-1:], returncode=r.returncode)
     m = json.loads(r.stdout.strip().splitlines()[-1])
     best = m.get('valid_tta', m['valid'])[metric]
-    return dict(run=name, recipe=recipe, command=' '.join(['fashion-fastai', *cmd[1:]]), arch=m['arch'], size=m['size'], test_size=m.get('test_size') or m['size'], lr=m['lr'],
+    return dict(run=name, recipe=recipe, command=' '.join(['fashion-fastai', *cmd[1:]]), arch=m['arch'], size=m['size'],
+                test_size=m.get('test_size') or m['size'], lr=m['lr'],
                 epochs=f"{m['freeze_epochs']}+{m['epochs']}", n_train=m['n_train'], n_valid=m['n_valid'],
                 metric=metric, value=m['valid'][metric], value_tta=m.get('valid_tta', {}).get(metric),
                 **({'top_3_accuracy': m['valid']['top_3_accuracy']} if metric == 'accuracy' else {'per_group': {k[:-4]: v for k,v in m['valid'].items() if k.endswith('_acc')}}),
