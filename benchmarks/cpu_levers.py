@@ -47,7 +47,7 @@ def dataloader_throughput(sub, size, batches=15):
     from fashion_fastai.data import fashion_dls
     data = shared_data(sub)
     if data is None: return None
-    dls = fashion_dls(data, bs=32, size=size, arch='tf_efficientnet_lite0', holdout=1000 if 'Fashion' in sub else None, crop_bbox=True)
+    dls = fashion_dls(data, bs=32, size=size, holdout=1000 if 'Fashion' in sub else None, crop_bbox=True)
     it = iter(dls.train); next(it)
     t, n = time.perf_counter(), 0
     for _, b in zip(range(batches), it): n += len(b[0])

@@ -55,7 +55,7 @@ def main():
     data = Path(a.data) if a.data else (shared_data('fashion-attributes/FashionDataset') or sample_path('attributes'))
     df = read_dataset(data)
     df = df[df.split != 'test'].reset_index(drop=True)
-    dls = fashion_dls(df, bs=a.bs, size=a.size, arch='tf_efficientnet_lite0', device=a.device, num_workers=0)
+    dls = fashion_dls(df, bs=a.bs, size=a.size, device=a.device, num_workers=0)
     learn = fashion_learner(dls)
     learn.model.eval()
     rows = df.iloc[:a.n]

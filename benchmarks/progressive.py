@@ -27,7 +27,7 @@ class Seen:
 
 def run(method, df, args):
     set_seed(0, reproducible=True)
-    dls = fashion_dls(df, bs=args.bs, arch=args.arch, holdout=args.holdout, seed=0, size=args.size, crop_bbox=True,
+    dls = fashion_dls(df, bs=args.bs, holdout=args.holdout, seed=0, size=args.size, crop_bbox=True,
                       num_workers=args.workers)
     learn = fashion_learner(dls, arch=args.arch, channels_last=True)
     from fastai.callback.core import Callback

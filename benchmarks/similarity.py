@@ -28,7 +28,7 @@ def imagenet_export(model:Path, out:Path) -> Path:
     from fashion_fastai.export import export_learner
     cfg = json.loads((model/'config.json').read_text())
     t = cfg['training']
-    dls = fashion_dls(t['data'], bs=32, arch=t['arch'], size=t['size'], crop_bbox=t['crop_bbox'], num_workers=0, device='cpu')
+    dls = fashion_dls(t['data'], bs=32, size=t['size'], crop_bbox=t['crop_bbox'], num_workers=0, device='cpu')
     export_learner(fashion_learner(dls, arch=t['arch'], pretrained=True, path=out), out)
     assert json.loads((out/'config.json').read_text())['input'] == cfg['input'], 'the preprocessing differs'
     return out

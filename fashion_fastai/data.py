@@ -21,7 +21,7 @@ from .datasets import GROUPS, BBOX, bbox_crop, read_dataset, task_of, label_cols
 
 # %% auto #0
 __all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'default_presize', 'fashion_block',
-           'fashion_dls', 'show_batch', 'resize_dls']
+           'fashion_dls', 'show_batch', 'norm_stats', 'resize_dls']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 _TORCHVISION = ('resnet', 'resnext', 'wide_resnet', 'densenet', 'vgg', 'alexnet', 'squeezenet', 'mobilenet', 'efficientnet_b', 'efficientnet_v2', 'regnet', 'convnext_', 'swin_', 'vit_')
@@ -81,7 +81,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                   presize:int=None,         # item resize before batch augmentation (default: 1.25 × `size`)
                   crop_bbox:bool=False,     # crop each image to its padded bbox first?
                   bbox_pad:float=0.1,       # padding around the bbox, as a fraction of its width/height
-                  stats:tuple=imagenet_stats, # normalisation (mean, std): use `backbone_stats(arch)`
+                  stats:tuple=None,         # normalisation (mean, std); default none: `fashion_learner` adds the backbone's
                   resize_method:str=ResizeMethod.Squish, # how the presize resize fits images: squish, crop or pad
                   min_scale:float=0.75,     # smallest crop area kept by the random resized crop
                   splitter=None,            # fastai splitter (default: the `split` column's val rows)
@@ -96,7 +96,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                      getters=[LoadImage(crop_bbox, bbox_pad), *[ColReader(c) for c in label_cols(df)]],
                      splitter=ifnone(splitter, _split_col),
                      item_tfms=Resize(presize, method=resize_method),
-                     batch_tfms=[*aug_transforms(size=size, min_scale=min_scale, **aug_kwargs), Normalize.from_stats(*stats)])
+                     batch_tfms=[*aug_transforms(size=size, min_scale=min_scale, **aug_kwargs), *([Normalize.from_stats(*stats)] if stats else [])])
 
 def _split_col(df): return IndexSplitter(np.flatnonzero((df.split == 'val').to_numpy()))(df)
 
@@ -112,7 +112,6 @@ def _readable(df:pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/01_data.ipynb #851b26da
 def fashion_dls(source,                  # dataset folder or file, or a DataFrame from `read_dataset`
                 bs:int=64,               # batch size
-                arch='resnet34',         # backbone whose normalisation stats to use
                 valid_pct:float=None,    # random validation fraction (default: the dataset's `val` split, else 0.2)
                 holdout:int=None,        # use the last `holdout` training rows as validation instead
                 seed:int=42,             # seed for the random split
@@ -121,7 +120,7 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
                 check_images:bool=True,  # read every image first, and leave out (with a warning) those that cannot be
                 **kwargs                 # passed on to `fashion_block` (size, presize, crop_bbox, …)
                ):
-    "DataLoaders for the dataset at `source`, with presizing, batch augmentation and the backbone's normalisation"
+    "DataLoaders for the dataset at `source`, with presizing and batch augmentation (`fashion_learner` adds the normalisation)"
     df = source if isinstance(source, pd.DataFrame) else read_dataset(source)
     df = df[df[label_cols(df)].notna().any(axis=1) & (df.split != 'test')].reset_index(drop=True)
     if df.empty: raise ValueError("No labelled train/val images to build DataLoaders from")
@@ -133,7 +132,7 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
     elif valid_pct is not None or not (df.split == 'val').any(): splitter = RandomSplitter(ifnone(valid_pct, 0.2), seed=seed)
     else: splitter = None
     size = kwargs.pop('size', 224)
-    kwargs = dict(stats=backbone_stats(arch), size=size, presize=default_presize(size, kwargs.pop('presize', None)), **kwargs)
+    kwargs = dict(size=size, presize=default_presize(size, kwargs.pop('presize', None)), **kwargs)
     dblock = fashion_block(df, splitter=splitter, **kwargs)
     dl_kw = {} if num_workers is None else dict(num_workers=num_workers)
     dls = dblock.dataloaders(df, bs=bs, device=device, **dl_kw)
@@ -156,16 +155,21 @@ def show_batch(x:TensorImage, y:tuple, samples, ctxs=None, max_n=10, nrows=None,
     return ctxs
 
 # %% ../nbs/01_data.ipynb #885580d1
+def norm_stats(dls) -> tuple|None:
+    "The (mean, std) `dls` normalise with (the learner may have added them), or None"
+    n = [t for t in dls.after_batch.fs if isinstance(t, Normalize)]
+    return (n[0].mean.flatten().tolist(), n[0].std.flatten().tolist()) if n else None
+
 def resize_dls(dls,                      # DataLoaders from `fashion_dls`
                size:int,                 # the new image size
                presize:int=None          # the new presize (default: the old one scaled by `size`'s ratio)
               ):
-    "`dls` with the same images, split and transforms, resized for `size`: to validate and export at a test size (FixRes)"
+    "`dls` with the same images, split and transforms (normalisation included), resized for `size`: to validate and export at a test size (FixRes)"
     kw = getattr(dls, 'block_kwargs', None)
     if kw is None: raise ValueError("resize_dls needs DataLoaders made by fashion_dls")
     kw = {**kw, 'size': size, 'presize': ifnone(presize, int(round(kw['presize'] * size / kw['size'])))}
     splitter = IndexSplitter(np.asarray(dls.valid_ds.items.index))      # `dls.df` has a range index: these are its rows
-    new = fashion_block(dls.df, splitter=splitter, **kw).dataloaders(dls.df, bs=dls.train.bs, device=dls.device,
+    new = fashion_block(dls.df, splitter=splitter, **{**kw, 'stats': norm_stats(dls)}).dataloaders(dls.df, bs=dls.train.bs, device=dls.device,
                                                                      num_workers=dls.train.num_workers)
     new.df,new.task,new.block_kwargs = dls.df,dls.task,kw
     return new

@@ -345,7 +345,9 @@ def export_onnx(path,                 # export folder
                 dynamo:bool=True       # PyTorch's `torch.export`-based exporter; False: the legacy TorchScript one (deprecated, faster)
                ) -> Path:
     "Write `model.onnx` (dynamic batch, one output per head) into export folder `path`, and check it with onnx"
-    try: import onnx
+    try:
+        import onnx
+        if dynamo: import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError: raise ImportError("ONNX export needs onnx and onnxscript: pip install 'fashion-fastai[onnx]'") from None
     model,cfg = load_model(path, 'cpu')
     heads = list(cfg['classes'])

@@ -6,14 +6,15 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/learner.html.md"""
 
 # %% ../nbs/03_learner.ipynb #7316e694
 from __future__ import annotations
-import json, time, csv, os, hashlib, uuid, random
-from contextlib import contextmanager
+import json, time, csv, os, hashlib, uuid, random, sys
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import ifnone, store_attr, patch
+from fastai.imports import noop           # the logger fastai's `no_logging` sets (not fastcore's noop)
+from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
 from fastai.torch_core import TensorImage
 from fastai.callback.core import Callback
@@ -22,20 +23,21 @@ from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, Tr
 from fastai.callback.channelslast import ChannelsLast
 from fastai.callback.training import BnFreeze
 from fastai.callback.progress import ProgressCallback
-from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
+from fastai.torch_core import rank_distrib
+from fastai.vision.augment import Normalize
 from fastai.learner import Learner, Metric
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import Adam
 from .datasets import GROUPS
+from .data import backbone_stats, norm_stats
 from .models import create_fashion_model, fashion_splitter
 
 # %% auto #0
 __all__ = ['focal_cross_entropy', 'AttributeLoss', 'FocalLoss', 'balanced_class_weights', 'GroupAccuracy', 'MeanAccuracy',
-           'attribute_metrics', 'top_k', 'category_metrics', 'attribute_vocab', 'FashionLearner', 'fashion_learner',
-           'show_results', 'monitor_of', 'HistoryCSV', 'rng_state', 'set_rng_state', 'Checkpoint', 'read_checkpoint',
-           'training_callbacks', 'labelled_subset', 'TrainGroups', 'SharedOrderDL', 'FashionDistributedTrainer',
-           'SaveBarrier', 'distributed', 'FixedGroups', 'FlipTTA']
+           'attribute_metrics', 'top_k', 'category_metrics', 'attribute_vocab', 'FashionLearner', 'add_norm',
+           'fashion_learner', 'show_results', 'monitor_of', 'HistoryCSV', 'rng_state', 'set_rng_state', 'Checkpoint',
+           'read_checkpoint', 'training_callbacks', 'fit_one_cycle_from', 'EpochLines', 'bars_shown', 'log_progress',
+           'labelled_subset', 'TrainGroups', 'FixedGroups', 'FlipTTA']
 
 # %% ../nbs/03_learner.ipynb #e2562ba5
 def focal_cross_entropy(logits:torch.Tensor,  # (n, n_classes) raw scores
@@ -160,6 +162,19 @@ class FashionLearner(Learner):
         res = tuple(decoded[1:]), torch.stack([d[0] for d in dec]), tuple(p[0] for p in preds)
         return (decoded[0],) + res if with_input else res
 
+# %% ../nbs/03_learner.ipynb #8282a90a
+def add_norm(dls, arch) -> tuple[list, list]:
+    "Add `arch`'s `Normalize` to `dls`, as fastai's `vision_learner` does; refuse `dls` normalised with other statistics"
+    mean,std = backbone_stats(arch)
+    have = norm_stats(dls)
+    if have is None: dls.add_tfms([Normalize.from_stats(mean, std)], 'after_batch')
+    elif not (np.allclose(have[0], mean, atol=1e-4) and np.allclose(have[1], std, atol=1e-4)):
+        r = lambda v: [round(x, 3) for x in v]
+        raise ValueError(f"The DataLoaders normalise with mean {r(have[0])} and std {r(have[1])}, but {arch} was pretrained with mean "
+                         f"{r(mean)} and std {r(std)} (a learner for another backbone may have added them): build DataLoaders without stats "
+                         "(fashion_dls does not normalise) and fashion_learner adds the right ones")
+    return mean,std
+
 # %% ../nbs/03_learner.ipynb #2547026f
 def fashion_learner(dls,                          # from `fashion_dls`
                     arch:str='tf_efficientnet_lite0', # torchvision or timm name (resnet34, resnet50, convnext_tiny, …)
@@ -177,7 +192,7 @@ def fashion_learner(dls,                          # from `fashion_dls`
                     fixed_groups:int=0,           # leading parameter groups never trained (`FixedGroups`): faster on CPU
                     **kwargs                      # passed on to `Learner`
                    ) -> FashionLearner:
-    "A fastai Learner for the task of `dls`: a pretrained body, a head per attribute group or one classifier head"
+    "A fastai Learner for the task of `dls`: a pretrained body, a head per attribute group or one classifier head; `dls` get the body's normalisation"
     task = getattr(dls, 'task', 'categories')
     if class_weights == 'balanced': class_weights = balanced_class_weights(dls)
     if task == 'attributes':
@@ -188,6 +203,7 @@ def fashion_learner(dls,                          # from `fashion_dls`
         n_out = len(dls.vocab)
         loss_func = ifnone(loss_func, FocalLoss(gamma, label_smoothing, (class_weights or {}).get('label')))
         metrics = ifnone(metrics, category_metrics())
+    add_norm(dls, arch)
     model = create_fashion_model(arch, n_out, pretrained, weights, concat_pool=concat_pool, lin_ftrs=lin_ftrs, ps=ps)
     learn = FashionLearner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=fashion_splitter(arch),
                            cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, train_bn=train_bn, **kwargs)
@@ -322,8 +338,9 @@ def training_callbacks(learn, best:str='best', patience:int=None, history:str='h
     return cbs
 
 # %% ../nbs/03_learner.ipynb #7b332f68
-def _fit_one_cycle_from(learn, n_epoch, lr_max, start:int=0, div=25., div_final=1e5, pct_start=0.25, moms=None, cbs=None, wd=None):
+def fit_one_cycle_from(learn, n_epoch, lr_max, start:int=0, div=25., div_final=1e5, pct_start=0.25, moms=None, cbs=None, wd=None):
     "`fit_one_cycle(n_epoch, …)` continued from epoch `start`: the remaining epochs, the same schedule"
+    if learn.opt is None: learn.create_opt()          # a learner that never trained (fastai's fit_one_cycle does the same)
     learn.opt.set_hyper('lr', lr_max)
     lr_max = np.array([h['lr'] for h in learn.opt.hypers])
     scheds = {'lr': combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final),
@@ -351,11 +368,39 @@ def resume_fine_tune(self:Learner, epochs, base_lr=2e-3, freeze_epochs=1, lr_mul
     for cb in L(kwargs.get('cbs')):
         if isinstance(cb, SaveModelCallback) and st.get('best') is not None: cb.best = st['best']
     done = st['epoch'] + 1
-    if frozen and done < freeze_epochs: _fit_one_cycle_from(self, freeze_epochs, slice(base_lr), done, pct_start=0.99, **kwargs)
+    if frozen and done < freeze_epochs: fit_one_cycle_from(self, freeze_epochs, slice(base_lr), done, pct_start=0.99, **kwargs)
     if frozen: self.unfreeze(); done = 0
     base_lr /= 2
-    if done < epochs: _fit_one_cycle_from(self, epochs, slice(base_lr/lr_mult, base_lr), done, pct_start=pct_start, div=div, **kwargs)
+    if done < epochs: fit_one_cycle_from(self, epochs, slice(base_lr/lr_mult, base_lr), done, pct_start=pct_start, div=div, **kwargs)
     return st
+
+# %% ../nbs/03_learner.ipynb #627788a5
+class EpochLines(Callback):
+    "fastai's fit table without progress bars: the column names, then a line per epoch, flushed as it is written"
+    order = ProgressCallback.order
+    def before_fit(self):
+        self.show = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds') and self.learn.logger is not noop
+        if not self.show: return
+        self.old_logger,self.learn.logger = self.learn.logger,self._write
+        self.names = [f'{n:<8}' for n in self.recorder.metric_names]
+        print('  '.join(self.names), flush=True)
+    def _write(self, log):
+        print('  '.join((f'{v:.6f}' if isinstance(v, float) else str(v)).ljust(len(n)) for v,n in zip(log, self.names)), flush=True)
+    def after_fit(self):
+        if self.show: self.learn.logger = self.old_logger
+
+# %% ../nbs/03_learner.ipynb #67df7d1f
+def bars_shown() -> bool:
+    "Whether progress bars suit where output goes now: a notebook, or a terminal"
+    return IN_NOTEBOOK or sys.stdout.isatty()
+
+# %% ../nbs/03_learner.ipynb #ccf18f07
+def log_progress(learn, bars:bool=None):
+    "Show `learn`'s progress as bars (`bars=True`) or a line per epoch (`False`); by default bars where `bars_shown()`"
+    if bars if bars is not None else bars_shown(): return learn
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (ProgressCallback, EpochLines))])
+    learn.add_cb(EpochLines())
+    return learn
 
 # %% ../nbs/03_learner.ipynb #0785fb81
 def labelled_subset(dl, groups:list):
@@ -430,46 +475,11 @@ def fit_progressive(self:Learner,
             loss.group_weights = [w if g in groups else 0. for g,w in zip(loss.groups, weights)]
             stage_cbs = L(c for c in L(cbs) if not (branch and isinstance(c, TrackerCallback)))
             with self.removed_cbs(trackers if branch else []):
-                _fit_one_cycle_from(self, n, lr, start if i == first else 0, pct_start=pct_start, div=div,
+                fit_one_cycle_from(self, n, lr, start if i == first else 0, pct_start=pct_start, div=div,
                                     cbs=stage_cbs + ([TrainGroups(groups)] if branch else []), **kwargs)
     finally:
         self.dls.train,loss.group_weights,self.stage_name = train,weights,None
     return st
-
-# %% ../nbs/03_learner.ipynb #c467be39
-class SharedOrderDL(DistributedDL):
-    "fastai's `DistributedDL`, with rank 0's item order broadcast on the process group's device (gloo: CPU, NCCL: CUDA)"
-    def _broadcast(self, t, rank):
-        t = torch.tensor(t, dtype=torch.long, device='cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
-        torch.distributed.broadcast(t, rank)
-        return t.cpu().tolist()
-
-class FashionDistributedTrainer(DistributedTrainer):
-    "fastai's `DistributedTrainer` (accelerate), its DataLoaders sharded by `SharedOrderDL`"
-    def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else SharedOrderDL(dl, device=self.accelerator.device)
-
-class SaveBarrier(Callback):
-    "Every process waits at the end of each epoch until all (rank 0 saving its checkpoint included) get there"
-    order = 70                          # after `SaveModelCallback`, `HistoryCSV` and `Checkpoint`
-    def after_epoch(self): distrib_barrier()
-
-@contextmanager
-def distributed(learn, sync_bn:bool=False, **kwargs):
-    "Train `learn` data-parallel across the processes `accelerate launch` (or `torchrun`) started; in one process, nothing"
-    if num_distrib() <= 1:
-        yield learn
-        return
-    try: import accelerate  # noqa: F401
-    except ImportError: raise ImportError("Distributed training needs Hugging Face accelerate: pip install 'fashion-fastai[distributed]'") from None
-    if not torch.cuda.is_available(): kwargs.setdefault('cpu', True)
-    cbs = [FashionDistributedTrainer(sync_bn, **kwargs), SaveBarrier()]
-    learn.add_cbs(cbs)
-    progress = [cb for cb in learn.cbs if isinstance(cb, ProgressCallback)]
-    if rank_distrib(): learn.remove_cbs(progress)          # one progress bar, rank 0's
-    try: yield learn
-    finally:
-        learn.remove_cbs(cbs)
-        if rank_distrib(): learn.add_cbs(progress)
 
 # %% ../nbs/03_learner.ipynb #9f649d57
 class FixedGroups(BnFreeze):

@@ -126,7 +126,9 @@ def create_app(service:Service,              # the model (and index) to serve
         from fastapi import FastAPI, Query, Request
         from fastapi.responses import JSONResponse
         from starlette.concurrency import run_in_threadpool
-    except ImportError: raise ImportError("The service needs FastAPI and uvicorn: pip install 'fashion-fastai[serve]'") from None
+        from importlib.util import find_spec
+        if not (find_spec('python_multipart') or find_spec('multipart')): raise ImportError('python-multipart')   # uploads as forms
+    except ImportError: raise ImportError("The service needs FastAPI, python-multipart and uvicorn: pip install 'fashion-fastai[serve]'") from None
     app = FastAPI(title='fashion-fastai', version=__version__,
                   description=f"{service.predictor.task} of clothes in photos ({service.predictor.cfg['model']['body']['arch']})")
     app.add_middleware(BodyLimit, max_bytes=max_bytes)

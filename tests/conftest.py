@@ -10,6 +10,13 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     import torch
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
+# The embedded sample's cache inside the test run, not in the user's home, and set before CPU_ONLY copies the environment,
+# so that the commands the tests start share it too (a session fixture would set it after the copy)
+if 'FASHION_FASTAI_HOME' not in os.environ:
+    import atexit, tempfile
+    os.environ['FASHION_FASTAI_HOME'] = tempfile.mkdtemp(prefix='fashion-fastai-home-')
+    atexit.register(shutil.rmtree, os.environ['FASHION_FASTAI_HOME'], True)
+
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent/'fashion-fastai'   # the installed console script
 # On the CPU even where there is a GPU: the tests compare numbers across commands, and GPUs round differently (TF32)
@@ -21,11 +28,6 @@ def cli(*args, timeout=600):
 
 def pytest_addoption(parser):
     parser.addoption('--slow', action='store_true', help='also run cells and tests flagged slow (real-data training)')
-
-@pytest.fixture(autouse=True, scope='session')
-def _isolated_cache(tmp_path_factory):
-    "Keep the embedded sample's cache inside the test run, not in the user's home"
-    os.environ.setdefault('FASHION_FASTAI_HOME', str(tmp_path_factory.mktemp('home')))
 
 def shared(sub):
     "A folder of the real data, or skip the test with the reason"
