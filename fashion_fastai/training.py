@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/training.html.md"""
 
 # %% ../nbs/09_training.ipynb #57c8984f
 from __future__ import annotations
-import contextlib, csv, json, sys, time
+import contextlib, csv, inspect, json, sys, time
 from pathlib import Path
 from .datasets import GROUPS, read_dataset, task_of
 from .sample import sample_path
@@ -173,7 +173,8 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
     st = None
     if resume:
         if out is None: raise ValueError("resume needs out (--out), the folder of the interrupted run")
-        given = {k: v for k,v in o.items() if v != _options(task='auto', seed=42, pretrained=True)[k]}
+        defaults = _options(**{k: p.default for k,p in inspect.signature(train).parameters.items() if k in _OPTIONS})
+        given = {k: v for k,v in o.items() if v != defaults[k]}            # what this call says, against the run's
         o,st = RunFolder(out).resumed(given)
     return _run(o, st, out, workers, resume, dry_run, progress)
 
@@ -181,6 +182,7 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
 def _run(o:dict, st:dict|None, out, workers, resume, dry_run, progress) -> dict|None:
     "`train` with its options in `o` (and, resuming, the settings the run started with)"
     from fastai.torch_core import set_seed, rank_distrib, num_distrib
+    from fastai.callback.progress import ProgressCallback
     from fashion_fastai.data import fashion_dls, resize_dls
     from fashion_fastai.learner import fashion_learner, training_callbacks, FlipTTA, log_progress
     from fashion_fastai.export import export_learner
