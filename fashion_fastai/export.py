@@ -100,7 +100,7 @@ def input_spec(dls) -> dict:
             spec.update(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
         elif getattr(t, 'split_idx', None) == 0: pass   # a training-only transform
         else: raise ExportError(f"Cannot export the batch transform {t!r}: it acts on the validation set and is not reproduced")
-    if spec['mean'] is None: raise ExportError("The DataLoaders do not normalise: add Normalize.from_stats(*backbone_stats(arch))")
+    if spec['mean'] is None: raise ExportError("The DataLoaders do not normalise: build the learner with fashion_learner, which adds its backbone's Normalize (or add Normalize.from_stats(*backbone_stats(arch)) yourself)")
     if spec['size'] is None: spec['size'] = spec['presize']
     return spec
 

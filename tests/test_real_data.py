@@ -64,18 +64,20 @@ def test_dataloaders_do_not_decode_every_image_up_front(monkeypatch):
     dls.one_batch()
     assert len(opened) <= 4 + 64
 
-def test_one_epoch_on_1000_real_images_trains():
-    "The attribute learner trains an epoch on a 1000-image subset of the real FashionDataset (800 train / 200 holdout)"
-    from fashion_fastai.datasets import read_dataset
+def test_a_short_fine_tune_on_1000_real_images_beats_the_majority_baseline():
+    "The attribute learner learns from real photos: 1000 FashionDataset images (800 train / 200 holdout), 1 + 2 epochs"
+    from fashion_fastai.datasets import read_dataset, GROUPS
     from fashion_fastai.learner import fashion_learner
     from fastai.torch_core import set_seed
     set_seed(42)
     df = read_dataset(shared('fashion-attributes/FashionDataset')).iloc[:1000]
-    dls = fashion_dls(df, bs=32, size=96, holdout=200, num_workers=0)
-    learn = fashion_learner(dls)
-    learn.fit_one_cycle(1, 2e-3)
+    dls = fashion_dls(df, bs=32, size=128, holdout=200, num_workers=0, crop_bbox=True)
+    tr, ho = dls.train_ds.items, dls.valid_ds.items
+    majority = np.mean([(ho[g] == tr[g].mode()[0]).mean() for g in GROUPS])     # 0.57 on this holdout
+    learn = fashion_learner(dls, channels_last=True, fixed_groups=1)
+    untrained = float(learn.validate()[-1])                                     # 0.23: a random head
+    learn.fine_tune(2, base_lr=4e-3)
     loss, *accs = learn.recorder.values[-1][1:]
-    assert np.isfinite(learn.recorder.values[-1][0]) and np.isfinite(loss)
-    assert len(accs) == 7 and all(0 <= a <= 1 for a in accs)
-    # one frozen epoch at 96 px measured 0.42 here; uniform guessing averages 0.26 over the groups
-    assert accs[-1] > 0.33, accs
+    assert np.isfinite(learn.recorder.values[-1][0]) and np.isfinite(loss) and len(accs) == 7
+    # measured 0.612 (54 s on 2 cores); 0.547 after one frozen epoch alone, which does not beat the majority
+    assert accs[-1] > majority + 0.02 and accs[-1] > untrained + 0.3, (accs, majority, untrained)

@@ -24,7 +24,7 @@ def test_the_block_works():
     assert r.returncode != 0 and 'ModuleNotFoundError' in r.stderr
 
 def test_every_base_command_runs_without_the_extras(tmp_path):
-    "sample → train → evaluate → predict → interpret → index → similar, none of the extras importable"
+    "sample → show-batch → train → evaluate → predict → interpret → index → similar, none of the extras importable"
     code = """
     import io, json, contextlib
     from fashion_fastai.cli import main
@@ -34,6 +34,8 @@ def test_every_base_command_runs_without_the_extras(tmp_path):
         with contextlib.redirect_stdout(out): rc = main(list(a))
         return rc, out.getvalue()
     assert run('sample', d, '--n', '40', '--seed', '3')[0] == 0
+    rc, out = run('show-batch', '--data', d, '--size', '32', '--bs', '4', '--max-n', '2', '--out', m + '-batch.png')
+    assert rc == 0 and json.loads(out)['batch'] == [4, 3, 32, 32], out
     rc, out = run('train', '--data', d, '--size', '32', '--epochs', '1', '--bs', '8', '--workers', '0', '--holdout', '8', '--out', m)
     assert rc == 0 and json.loads(out)['n_valid'] == 8, out
     rc, out = run('evaluate', '--model', m, '--split', 'holdout')
