@@ -121,6 +121,8 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
                 **kwargs                 # passed on to `fashion_block` (size, presize, crop_bbox, …)
                ):
     "DataLoaders for the dataset at `source`, with presizing and batch augmentation (`fashion_learner` adds the normalisation)"
+    if 'arch' in kwargs: raise TypeError(f"fashion_dls no longer takes arch: the learner adds its backbone's normalisation, "
+                                         f"so give arch={kwargs['arch']!r} to fashion_learner (or train) instead")
     df = source if isinstance(source, pd.DataFrame) else read_dataset(source)
     df = df[df[label_cols(df)].notna().any(axis=1) & (df.split != 'test')].reset_index(drop=True)
     if df.empty: raise ValueError("No labelled train/val images to build DataLoaders from")
