@@ -11,7 +11,7 @@ from pathlib import Path
 from .datasets import DatasetError, detect_layout, read_dataset, label_cols
 from .sample import TASKS, make_sample, sample_path
 from .inference import ExportFolderError, ImageError, Predictor, data_of, evaluate, submission_lines, export_onnx
-from .training import TRAIN_DEFAULTS, RECIPES, train
+from .training import RECIPES, train
 
 # %% auto #0
 __all__ = ['parser', 'main']

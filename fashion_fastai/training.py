@@ -217,7 +217,7 @@ def _run(o:dict, st:dict|None, out, workers, resume, dry_run, progress) -> dict|
     t0 = time.time()
     with _training_context(learn):
         if st['lr'] != 'find': lr = float(st['lr'])
-        elif resume and 'lr_found' in run.read(): lr = run.read()['lr_found']      # the value the interrupted run found
+        elif resume and 'lr_found' in (saved := run.read()): lr = saved['lr_found']   # the value the interrupted run found
         else:
             lr = learn.lr_find(show_plot=False).valley
             print(f'lr_find suggests {lr:.2e} (valley)')
