@@ -10,7 +10,8 @@ Prints one JSON line per size, then the size with the best TTA score (ties: the 
 """
 import argparse, json, time
 from pathlib import Path
-from fashion_fastai.inference import Predictor, evaluate, data_of
+from fashion_fastai.inference import Predictor
+from fashion_fastai.evaluation import evaluate, data_of
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

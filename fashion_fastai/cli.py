@@ -8,9 +8,11 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/cli.html.md"""
 from __future__ import annotations
 import argparse, contextlib, json, sys, time
 from pathlib import Path
-from .datasets import DatasetError, detect_layout, read_dataset, label_cols
+from .datasets import DatasetError, ImageError, detect_layout, read_dataset, label_cols
 from .sample import TASKS, make_sample, sample_path
-from .inference import ExportFolderError, ImageError, Predictor, data_of, evaluate, submission_lines, export_onnx
+from .export_format import ExportFolderError
+from .inference import Predictor, export_onnx
+from .evaluation import data_of, evaluate, submission_lines
 from .training import RECIPES, train
 
 # %% auto #0
@@ -55,9 +57,7 @@ def _progress(): return sys.stderr.isatty()
 
 def _predictor(args, **kwargs) -> Predictor:
     "The export folder's `Predictor`, with mirror TTA if `--tta`, or by default if the model was trained with it"
-    pred = Predictor(args.model, device=args.device, size=getattr(args, 'size', None), **kwargs)
-    pred.tta = args.tta if args.tta is not None else bool(pred.cfg.get('training', {}).get('tta', False))
-    return pred
+    return Predictor(args.model, device=args.device, size=getattr(args, 'size', None), tta=args.tta, **kwargs)
 
 def _evaluate(args):
     "Metrics of an export folder on a dataset split (default: of the dataset it was trained on), as one JSON object"

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from fastcore.basics import ifnone, store_attr
+from fastcore.meta import delegates
 from fasttransform.transform import Transform
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.transforms import Categorize, Category, ColReader, IndexSplitter, RandomSplitter
@@ -76,6 +77,7 @@ def default_presize(size:int, presize:int=None) -> int:
     "`presize`, else fastai's advice for presizing: 1.25 × `size`, to a multiple of 8"
     return ifnone(presize, int(round(size*1.25/8))*8)
 
+@delegates(aug_transforms)
 def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fastai.datasets`)
                   size:int=224,             # training image size
                   presize:int=None,         # item resize before batch augmentation (default: 1.25 × `size`)
@@ -110,6 +112,7 @@ def _readable(df:pd.DataFrame) -> pd.DataFrame:
     return df.drop(index=df.index[sorted(bad)]).reset_index(drop=True)
 
 # %% ../nbs/01_data.ipynb #851b26da
+@delegates(fashion_block, but=['df', 'splitter'])
 def fashion_dls(source,                  # dataset folder or file, or a DataFrame from `read_dataset`
                 bs:int=64,               # batch size
                 valid_pct:float=None,    # random validation fraction (default: the dataset's `val` split, else 0.2)

@@ -12,7 +12,7 @@ import pandas as pd
 import mimetypes
 
 # %% auto #0
-__all__ = ['GROUPS', 'SPLITS', 'BBOX', 'IMAGE_EXTS', 'LAYOUTS', 'MAX_IMAGE_PIXELS', 'bbox_crop', 'DatasetError',
+__all__ = ['GROUPS', 'SPLITS', 'BBOX', 'SPLIT_NAMES', 'IMAGE_EXTS', 'LAYOUTS', 'MAX_IMAGE_PIXELS', 'bbox_crop', 'DatasetError',
            'MissingFileError', 'AnnotationError', 'MissingImagesError', 'EmptyDatasetError', 'read_rows',
            'read_attr_names', 'read_attributes', 'read_category_names', 'read_categories', 'image_files', 'read_folder',
            'read_csv_labels', 'detect_layout', 'read_dataset', 'task_of', 'label_cols', 'ImageError', 'to_rgb',
@@ -22,7 +22,7 @@ __all__ = ['GROUPS', 'SPLITS', 'BBOX', 'IMAGE_EXTS', 'LAYOUTS', 'MAX_IMAGE_PIXEL
 GROUPS = ['pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit']
 SPLITS = ['train', 'val', 'test']
 BBOX = ['x1', 'y1', 'x2', 'y2']
-_SPLIT_ALIASES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val', 'validation': 'val', 'test': 'test'}
+SPLIT_NAMES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val', 'validation': 'val', 'test': 'test'}
 
 # %% ../nbs/00_datasets.ipynb #38bba523
 def bbox_crop(img, box, pad:float=0.1):
@@ -232,7 +232,7 @@ def read_categories(path,               # the benchmark folder, holding `Anno/`,
 # %% ../nbs/00_datasets.ipynb #15e7ecfd
 def _split_dirs(root) -> dict:
     "Split folders directly under `root`, as `{canonical split: folder}`"
-    return {_SPLIT_ALIASES[d.name.lower()]: d for d in sorted(Path(root).iterdir()) if d.is_dir() and d.name.lower() in _SPLIT_ALIASES}
+    return {SPLIT_NAMES[d.name.lower()]: d for d in sorted(Path(root).iterdir()) if d.is_dir() and d.name.lower() in SPLIT_NAMES}
 
 IMAGE_EXTS = {e for e,t in mimetypes.types_map.items() if t.startswith('image/')} | {'.webp', '.jfif'}
 
@@ -265,7 +265,7 @@ def read_csv_labels(path,               # CSV file with columns `fname`, `label`
     if need: raise AnnotationError(path, 1, f"missing column(s) {sorted(need)}: expected a header 'fname,label' (and optionally ',split'), found {list(raw.columns)}")
     for i,(f,l) in enumerate(zip(raw.fname, raw.label)):
         if not f.strip() or not l.strip(): raise AnnotationError(path, i+2, f"empty {'fname' if not f.strip() else 'label'}")
-    split = raw.split.str.lower().map(lambda s: _SPLIT_ALIASES.get(s, s)) if 'split' in raw else None
+    split = raw.split.str.lower().map(lambda s: SPLIT_NAMES.get(s, s)) if 'split' in raw else None
     if split is not None and not split.isin(SPLITS).all():
         i = (~split.isin(SPLITS)).values.argmax()
         raise AnnotationError(path, i+2, f"split {raw.split[i]!r} is not one of train, valid, validation, val, test")
@@ -311,7 +311,10 @@ def label_cols(df:pd.DataFrame) -> list[str]:
 MAX_IMAGE_PIXELS = 100_000_000   # larger images are refused before decoding
 
 class ImageError(ValueError):
-    "An image file that cannot be read"
+    "An image that cannot be read; `reason` says why: 'missing', 'not_image', 'too_large' or 'corrupt'"
+    def __init__(self, msg:str, reason:str='corrupt'):
+        super().__init__(msg)
+        self.reason = reason
 
 def _scale16(im):
     "A 16- or 32-bit single-channel image as 8-bit grayscale, scaled rather than clipped"
@@ -334,31 +337,35 @@ def to_rgb(im, background=(255, 255, 255)):
         return Image.alpha_composite(bg, im).convert('RGB')
     return im.convert('RGB')
 
-def open_image(path, max_pixels:int=None, draft:tuple=None):
+def open_image(path,                # a file path, or a binary file object (e.g. an upload's `io.BytesIO`)
+               max_pixels:int=None,  # larger images are refused before decoding (default: `MAX_IMAGE_PIXELS`)
+               draft:tuple=None,     # JPEG: decode at a reduced size no smaller than this (w, h)
+               name:str=None):       # what the messages call the image (default: `path`)
     "The image at `path` as 8-bit RGB, its EXIF orientation applied; `ImageError` if it cannot be read or is too large"
     from PIL import Image, ImageOps, UnidentifiedImageError
-    max_pixels = max_pixels or MAX_IMAGE_PIXELS
+    max_pixels,name = max_pixels or MAX_IMAGE_PIXELS,name or path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
             im = Image.open(path)
-    except FileNotFoundError: raise ImageError(f"{path}: no such file") from None
-    except UnidentifiedImageError: raise ImageError(f"{path}: not an image (empty, or a format PIL cannot read)") from None
+    except FileNotFoundError: raise ImageError(f"{name}: no such file", 'missing') from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image (empty, or a format PIL cannot read: send JPEG, PNG, WebP, BMP, GIF or TIFF)", 'not_image') from None
     except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: the image is over the limit of {max_pixels:,} pixels ({e}): resize it") from None
+        raise ImageError(f"{name}: the image is over the limit of {max_pixels:,} pixels ({e}): resize it", 'too_large') from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise ImageError(f"{path}: cannot read the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
+        raise ImageError(f"{name}: cannot read the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
     w,h = im.size
     if w*h > max_pixels:
-        raise ImageError(f"{path}: the image is {w}×{h} = {w*h:,} pixels, over the limit of {max_pixels:,} pixels "
-                         "(fashion_fastai.datasets.MAX_IMAGE_PIXELS): resize it, or raise the limit if it is genuine")
+        raise ImageError(f"{name}: the image is {w}×{h} = {w*h:,} pixels, over the limit of {max_pixels:,} pixels: resize it"
+                         + (" (or raise fashion_fastai.datasets.MAX_IMAGE_PIXELS if it is genuine)" if max_pixels == MAX_IMAGE_PIXELS else ""), 'too_large')
     try:
         if draft: im.draft('RGB', draft)      # JPEG: decode at a fraction of the size (every byte is still read)
         im.load()
         im = ImageOps.exif_transpose(im)
         return to_rgb(im)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{path}: cannot decode the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
+        raise ImageError(f"{name}: cannot decode the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
 
 # %% ../nbs/00_datasets.ipynb #a501b753
 def unreadable_images(paths:list, workers:int=4) -> dict:

@@ -6,133 +6,20 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/inference.html.md"""
 
 # %% ../nbs/05_inference.ipynb #4324af73
 from __future__ import annotations
-import json, math, os, sys
+import math, os, sys
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from PIL import Image
-from safetensors.torch import load_file
-from .datasets import BBOX, bbox_crop, read_dataset, task_of, label_cols, _SPLIT_ALIASES, ImageError, open_image, to_rgb
+from .datasets import bbox_crop, ImageError, open_image, to_rgb
+from .export_format import (FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, ONNX, VALID, ExportFolderError, read_config,
+                                          MultiHead, ConcatPool, GlobalMaxPool, Flatten, load_model)
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
-           'ConcatPool', 'Flatten', 'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model', 'load_rgb',
-           'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'Preprocess', 'input_at_size', 'Probs',
-           'Predictor', 'export_onnx', 'dataset_split', 'data_of', 'metrics_from', 'evaluate', 'submission_lines']
-
-# %% ../nbs/05_inference.ipynb #67833efa
-FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
-CONFIG, WEIGHTS, ONNX, VALID = 'config.json', 'model.safetensors', 'model.onnx', 'valid_images.txt'
-
-class ExportFolderError(ValueError):
-    "A folder that is not a usable fashion-fastai export"
-
-def read_config(path) -> dict:
-    "The checked `config.json` of the export folder `path`"
-    path = Path(path)
-    if not path.is_dir(): raise ExportFolderError(f"{path}: no such folder. Give the folder that `fashion-fastai train --out` (or `export_learner`) wrote")
-    cf = path/CONFIG
-    if not cf.exists(): raise ExportFolderError(f"{path} has no {CONFIG}: it is not a fashion-fastai export folder. Give the folder that `fashion-fastai train --out` wrote")
-    try: cfg = json.loads(cf.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ExportFolderError(f"{cf}: not valid JSON ({e})") from None
-    if not isinstance(cfg, dict) or cfg.get('format') != FORMAT:
-        got = cfg.get('format') if isinstance(cfg, dict) else None
-        raise ExportFolderError(f"{cf} was not written by fashion-fastai (its format is {got!r}, expected {FORMAT!r})")
-    v = cfg.get('format_version')
-    if v != FORMAT_VERSION:
-        raise ExportFolderError(f"{cf} has format version {v!r}, and this fashion-fastai reads version {FORMAT_VERSION}: "
-                                f"use fashion-fastai {cfg.get('library_version', '?')} (which wrote it), or re-export the model with this version")
-    missing = [k for k in ('task', 'model', 'classes', 'input') if k not in cfg]
-    if missing: raise ExportFolderError(f"{cf} lacks {missing}: the file is damaged; re-export the model")
-    heads = cfg['model']['head']['heads']
-    if list(heads) != list(cfg['classes']): raise ExportFolderError(f"{cf} is inconsistent: heads {list(heads)} but class lists for {list(cfg['classes'])}")
-    for h,layers in heads.items():
-        n = next((l['out_features'] for l in reversed(layers) if l['type'] == 'Linear'), None)
-        if n != len(cfg['classes'][h]): raise ExportFolderError(f"{cf} is inconsistent: head {h!r} has {n} outputs but {len(cfg['classes'][h])} class names")
-    if not (path/WEIGHTS).exists(): raise ExportFolderError(f"{path} has no {WEIGHTS}: copy it along with {CONFIG}, or re-export the model")
-    return cfg
-
-# %% ../nbs/05_inference.ipynb #2cc8aa2d
-class GlobalMaxPool(nn.Module):
-    "`nn.AdaptiveMaxPool2d(1)` as a plain reduction, which every ONNX exporter handles"
-    def forward(self, x): return x.amax((-2, -1), keepdim=True)
-
-def _max_pool(size): return GlobalMaxPool() if size in (1, (1, 1), [1, 1]) else nn.AdaptiveMaxPool2d(size)
-
-class ConcatPool(nn.Module):
-    "Adaptive max pooling and average pooling, concatenated (fastai's `AdaptiveConcatPool2d`)"
-    def __init__(self, size=1):
-        super().__init__()
-        self.size = size
-        self.ap,self.mp = nn.AdaptiveAvgPool2d(size),_max_pool(size)
-    def forward(self, x): return torch.cat([self.mp(x), self.ap(x)], 1)
-
-class Flatten(nn.Module):
-    "Flatten all but the batch dimension (or everything, when `full`)"
-    def __init__(self, full=False):
-        super().__init__()
-        self.full = full
-    def forward(self, x): return x.view(-1) if self.full else x.view(x.size(0), -1)
-
-def _layer(s:dict) -> nn.Module:
-    t = s['type']
-    if t == 'ConcatPool': return ConcatPool(s['size'])
-    if t == 'AvgPool': return nn.AdaptiveAvgPool2d(s['size'])
-    if t == 'MaxPool': return _max_pool(s['size'])
-    if t == 'Flatten': return Flatten(s['full'])
-    if t == 'BatchNorm1d': return nn.BatchNorm1d(s['num_features'], eps=s['eps'], affine=s['affine'])
-    if t == 'Dropout': return nn.Dropout(s['p'])
-    if t == 'Linear': return nn.Linear(s['in_features'], s['out_features'], bias=s['bias'])
-    if t == 'ReLU': return nn.ReLU(inplace=True)
-    if t == 'Identity': return nn.Identity()
-    raise ExportFolderError(f"Unknown head layer type {t!r} in the config: it was written by a newer fashion-fastai")
-
-class TimmFeatures(nn.Module):
-    "A timm model without its classifier, returning its feature map (`forward_features`) or pooled features"
-    def __init__(self, model, needs_pool=True):
-        super().__init__()
-        self.model,self.needs_pool = model,needs_pool
-    def forward(self, x): return self.model.forward_features(x) if self.needs_pool else self.model(x)
-
-class MultiHead(nn.Module):
-    "Shared pooling, then one head per output; returns a tuple (as the fastai `AttributeHead` does)"
-    def __init__(self, pool:list, heads:dict):
-        super().__init__()
-        self.pool = nn.Sequential(*map(_layer, pool))
-        self.heads = nn.ModuleDict({g: nn.Sequential(*map(_layer, h)) for g,h in heads.items()})
-    def forward(self, x):
-        x = self.pool(x)
-        return tuple(h(x) for h in self.heads.values())
-
-# %% ../nbs/05_inference.ipynb #2a54a59f
-def build_body(spec:dict) -> nn.Module:
-    "A randomly initialised body from its config description"
-    if spec['framework'] == 'torchvision':
-        import torchvision.models as tvm
-        return nn.Sequential(*list(tvm.get_model(spec['arch'], weights=None).children())[:spec['cut']])
-    if spec['framework'] == 'timm':
-        import timm
-        m = timm.create_model(spec['arch'], pretrained=False)
-        m.reset_classifier(0)
-        return TimmFeatures(m, spec['needs_pool'])
-    raise ExportFolderError(f"Unknown body framework {spec['framework']!r} in the config")
-
-def build_model(cfg:dict) -> nn.Module:
-    "`nn.Sequential(body, head)` as described by `cfg`, randomly initialised"
-    h = cfg['model']['head']
-    head = MultiHead(h['pool'], h['heads']) if cfg['task'] == 'attributes' else nn.Sequential(*map(_layer, h['heads']['label']))
-    return nn.Sequential(build_body(cfg['model']['body']), head)
-
-def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
-    "The model of export folder `path`, weights loaded and in eval mode, and its config"
-    cfg = read_config(path)
-    model = build_model(cfg)
-    sd = load_file(str(Path(path)/WEIGHTS))
-    try: model.load_state_dict(sd, strict=True)
-    except RuntimeError as e: raise ExportFolderError(f"{Path(path)/WEIGHTS} does not fit the model its config describes: {str(e)[:500]}") from None
-    return model.to(device).eval(), cfg
+__all__ = ['load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess', 'input_at_size',
+           'Probs', 'Predictor', 'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
 def load_rgb(img) -> Image.Image:
@@ -191,7 +78,7 @@ def center_resize(x:torch.Tensor, size, ratio=(3/4, 4/3), valid_scale:float=1.) 
     x = x[..., t:t+cp[0], l:l+cp[1]]
     return fastai_grid_sample(x, _identity_coords(x, size, True), 'bilinear', 'reflection', True)
 
-def _missing(box) -> bool:
+def missing_box(box) -> bool:
     "No usable box: None, or a coordinate that is None or NaN"
     return box is None or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in box)
 
@@ -205,7 +92,7 @@ class Preprocess:
         "One image as a uint8 (3, h, w) tensor at the presize"
         i = self.cfg
         img = load_rgb(img)
-        if i['crop_bbox'] and not _missing(bbox):
+        if i['crop_bbox'] and not missing_box(bbox):
             img = bbox_crop(img, bbox, i['bbox_pad'])
         img = presize(img, i['presize'], i['resize_method'], i['pad_mode'])
         return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
@@ -254,10 +141,10 @@ class Predictor:
                  backend:str='torch',         # 'torch', or 'onnx' for `model.onnx` in the folder (`export_onnx`)
                  workers:int=None,            # threads decoding and resizing images (default: the CPU count, at most 4)
                  channels_last:bool=True,     # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
-                 tta:bool=False,              # average the logits of each image and its mirror image (as `FlipTTA`)
+                 tta:bool=None,               # average each image's logits with its mirror image's (`FlipTTA`); default: as trained
                  size=None):                  # test at this size (int or (h, w)) instead of the config's: see `input_at_size`
         if size is not None and backend == 'onnx': raise ValueError("size= needs backend='torch': model.onnx is exported for the config's size")
-        self.path,self.tta = Path(path),tta
+        self.path = Path(path)
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool = None
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -270,6 +157,7 @@ class Predictor:
         else: raise ValueError(f"backend={backend!r}: use 'torch' or 'onnx'")
         self.backend,self.task,self.classes = backend,self.cfg['task'],self.cfg['classes']
         self.heads = list(self.classes)
+        self.tta = bool(self.cfg.get('training', {}).get('tta', False)) if tta is None else tta   # `train` records its recipe's
         if size is not None: self.cfg = {**self.cfg, 'input': input_at_size(self.cfg['input'], size)}
         self.preprocess = Preprocess(self.cfg)
 
@@ -366,94 +254,3 @@ def _ort_session(path:Path, device):
     except ImportError: raise ImportError("ONNX Runtime is not installed: pip install 'fashion-fastai[onnx]'") from None
     prov = ['CUDAExecutionProvider', 'CPUExecutionProvider'] if device.type == 'cuda' else ['CPUExecutionProvider']
     return ort.InferenceSession(str(f), providers=[p for p in prov if p in ort.get_available_providers()])
-
-# %% ../nbs/05_inference.ipynb #3bd11a48
-def dataset_split(data, split:str='val',
-                  model=None):             # export folder: for `split='holdout'`, the images it was validated on
-    "Rows of `split` (train, val/valid/validation, test, or holdout) of the dataset at `data`"
-    df = data if hasattr(data, 'columns') else read_dataset(data)
-    if split.lower() == 'holdout': return _validated_on(df, data, model)
-    s = _SPLIT_ALIASES.get(split.lower())
-    if s is None: raise ValueError(f"Unknown split {split!r}: use train, val (valid, validation), test or holdout")
-    if df.split.isna().all(): raise ValueError(f"{data} has no splits of its own: give a dataset with train/val/test files or folders, "
-                                               "or use the 'holdout' split")
-    sub = df[df.split == s].reset_index(drop=True)
-    if sub.empty: raise ValueError(f"{data} has no {split!r} images (it has {sorted(df.split.dropna().unique())}): "
-                                   "use one of those, or 'holdout' for the images the model was validated on")
-    return sub
-
-def _validated_on(df, data, model):
-    "The rows of the images listed in the export folder's `valid_images.txt`, in its order"
-    f = None if model is None else Path(model)/VALID
-    if f is None or not f.exists():
-        raise ValueError(f"The 'holdout' split is the list of images the model was validated on ({VALID} in its export folder), "
-                         f"and {model} has none: re-export the model with this version, or use another split")
-    names = [l for l in f.read_text().splitlines() if l]
-    pos = {n: i for i,n in enumerate(df.image.astype(str))}
-    missing = [n for n in names if n not in pos]
-    if missing: raise ValueError(f"{len(missing)} of the {len(names)} images in {f} are not in {data}, e.g. {missing[0]}: "
-                                 "give the dataset the model was trained on")
-    return df.iloc[[pos[n] for n in names]].reset_index(drop=True)
-
-def data_of(predictor:Predictor, data=None):
-    "`data`, or else the dataset `predictor`'s export folder records it was trained on"
-    data = data if data is not None else predictor.cfg.get('training', {}).get('data')
-    if data is None: raise ValueError(f"{predictor.path} does not record the dataset it was trained on: give the dataset (--data)")
-    return data
-
-def _targets(df, cfg:dict) -> dict:
-    "Head → int array of class indices in the model's order (-1 where the label is missing)"
-    if task_of(df) != cfg['task']: raise ValueError(f"The dataset is a {task_of(df)} dataset but the model predicts {cfg['task']}")
-    out = {}
-    for h,c in zip(cfg['classes'], label_cols(df)):
-        idx = {n: i for i,n in enumerate(cfg['classes'][h])}
-        unknown = sorted(set(df[c].dropna().astype(str)) - set(idx))
-        if unknown: raise ValueError(f"The dataset's {c!r} labels {unknown[:5]} are not among the model's {len(idx)} classes: "
-                                     "was the model trained on this dataset?")
-        out[h] = np.array([-1 if isinstance(v, float) and math.isnan(v) else idx[str(v)] for v in df[c].astype(object)], dtype=np.int64)
-    return out
-
-def _bboxes(df, cfg):
-    return df[BBOX].to_numpy(dtype=float).tolist() if cfg['input']['crop_bbox'] and all(b in df for b in BBOX) else None
-
-def metrics_from(probs:dict, targets:dict, task:str) -> dict:
-    "The task's metrics from probabilities and targets (rows with NaN probabilities or -1 targets are left out)"
-    if task == 'attributes':
-        acc = {}
-        for h,p in probs.items():
-            keep = (targets[h] >= 0) & ~np.isnan(p).any(1)
-            acc[h] = float((p[keep].argmax(1) == targets[h][keep]).mean()) if keep.any() else float('nan')
-        return dict(mean_accuracy=float(np.nanmean(list(acc.values()))), per_group=acc)
-    p,t = probs['label'],targets['label']
-    keep = (t >= 0) & ~np.isnan(p).any(1)
-    ranks = (p[keep] > p[keep, t[keep]][:, None]).sum(1)       # how many classes score above the true one
-    return dict(accuracy=float((ranks < 1).mean()), top_3_accuracy=float((ranks < 3).mean()), top_5_accuracy=float((ranks < 5).mean()))
-
-def evaluate(predictor:Predictor, data, split:str='val', bs:int=32, progress:bool=False) -> dict:
-    "Metrics of `predictor` on `split` of the dataset `data`, with the count of images it could not read"
-    df = dataset_split(data, split, predictor.path)
-    targets = _targets(df, predictor.cfg)
-    if all((t < 0).all() for t in targets.values()): raise ValueError(f"The {split!r} images of {data} have no labels to evaluate against (is it the unlabelled test split?)")
-    probs = predictor.probs(df.path.tolist(), _bboxes(df, predictor.cfg), bs, progress, skip_errors=True)
-    res = dict(task=predictor.task, split=_SPLIT_ALIASES.get(split.lower(), split.lower()), n=len(df) - len(probs.errors), unreadable=len(probs.errors))
-    res.update(metrics_from(probs, targets, predictor.task))
-    if probs.errors: res['unreadable_images'] = [df.path[k] for k in sorted(probs.errors)][:20]
-    return res
-
-# %% ../nbs/05_inference.ipynb #08f5b7d1
-def submission_lines(predictor:Predictor, data, split:str='test', bs:int=32, progress:bool=False) -> list[str]:
-    "The attribute challenge's prediction file for `split` of `data`, one line per image"
-    if predictor.task != 'attributes': raise ValueError("Submission files are for the attribute challenge: this model predicts categories")
-    df = dataset_split(data, split)
-    for h,c in zip(predictor.classes, label_cols(df)):
-        unknown = sorted(set(predictor.classes[h]) - set(df[c].cat.categories))
-        if unknown: raise ValueError(f"The model's {h!r} classes {unknown[:5]} are not in the dataset's attribute list")
-    probs = predictor.probs(df.path.tolist(), _bboxes(df, predictor.cfg), bs, progress, skip_errors=True)
-    if probs.errors:
-        k = min(probs.errors)
-        raise ImageError(f"{len(probs.errors)} image(s) of the {split!r} split cannot be read, e.g. {probs.errors[k]}: a submission needs a line for every image")
-    cols = []
-    for h,c in zip(predictor.classes, label_cols(df)):
-        to_ds = np.array([list(df[c].cat.categories).index(n) for n in predictor.classes[h]])
-        cols.append(to_ds[probs[h].argmax(1)])
-    return [' '.join(str(int(v)) for v in row) for row in zip(*cols)]

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .datasets import bbox_crop
-from .inference import Predictor, load_rgb, data_of, dataset_split, _targets, _bboxes, _missing
+from .inference import Predictor, load_rgb, missing_box
+from .evaluation import data_of, dataset_split, targets_of, boxes_of
 
 # %% auto #0
 __all__ = ['FashionInterpretation']
@@ -221,7 +222,7 @@ def image(self, i:int, size:int=256):
     if self.items is None: raise ValueError("This interpretation has no images: build it with `items` (paths or PIL images)")
     img = load_rgb(self.items[i])
     b = None if self.bboxes is None else self.bboxes[i]
-    if self.input_cfg.get('crop_bbox') and not _missing(b): img = bbox_crop(img, b, self.input_cfg.get('bbox_pad', 0.1))
+    if self.input_cfg.get('crop_bbox') and not missing_box(b): img = bbox_crop(img, b, self.input_cfg.get('bbox_pad', 0.1))
     img.thumbnail((size, size))
     return img
 
@@ -249,7 +250,7 @@ def plot_top_losses(self, k:int=9, group:str=None, ncols:int=3, figsize=None):
 # %% ../nbs/06_interpret.ipynb #4cf4882a
 def _focal_terms(loss_func, groups:list, logits:list, targs:list) -> dict:
     "Each group's per-item loss, as `loss_func` (an `AttributeLoss` or `FocalLoss`; otherwise cross-entropy) weighs it"
-    from fashion_fastai.learner import AttributeLoss, FocalLoss, focal_cross_entropy
+    from fashion_fastai.losses import AttributeLoss, FocalLoss, focal_cross_entropy
     out = {}
     for i,(g,l,t) in enumerate(zip(groups, logits, targs)):
         if isinstance(loss_func, AttributeLoss):
@@ -272,7 +273,7 @@ def from_learner(cls, learn, ds_idx:int=1, dl=None):
     cfg = input_spec(learn.dls)
     df = dl.items if isinstance(getattr(dl, 'items', None), pd.DataFrame) else None
     items = df.path.tolist() if df is not None and 'path' in df else None
-    bboxes = _bboxes(df, dict(input=cfg)) if items is not None else None
+    bboxes = boxes_of(df, dict(input=cfg)) if items is not None else None
     return cls({g: l.float().softmax(-1).double().numpy() for g,l in zip(classes, logits)},
                {g: t.numpy() for g,t in zip(classes, targs)}, classes, losses, items, bboxes, cfg)
 
@@ -285,10 +286,10 @@ def from_export(cls, model,   # export folder, or a `Predictor`
     pred = model if isinstance(model, Predictor) else Predictor(model)
     data = data_of(pred, data)
     df = dataset_split(data, split, pred.path)
-    targets = _targets(df, pred.cfg)
+    targets = targets_of(df, pred.cfg)
     if all((t < 0).all() for t in targets.values()):
         raise ValueError(f"The {split!r} images of {data} have no labels to compare with (is it the unlabelled test split?)")
-    items,bboxes = df.path.tolist(),_bboxes(df, pred.cfg)
+    items,bboxes = df.path.tolist(),boxes_of(df, pred.cfg)
     logp = pred.probs(items, bboxes, bs, progress, skip_errors=True, log=True)
     if logp.errors:
         k = min(logp.errors)

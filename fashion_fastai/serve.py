@@ -10,8 +10,8 @@ __all__ = ['UploadError', 'read_upload', 'Service', 'BodyLimit', 'create_app']
 # %% ../nbs/08_serve.ipynb #662ccee5
 import io, threading, time   # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
-from .datasets import to_rgb
+from PIL import Image
+from .datasets import open_image, ImageError
 from . import __version__
 from .inference import Predictor
 from .similarity import SimilarityIndex, index_embedder
@@ -23,20 +23,14 @@ class UploadError(ValueError):
         super().__init__(msg)
         self.status = status
 
+_STATUS = dict(not_image=415, too_large=413, corrupt=400, missing=400)   # HTTP status of each `ImageError.reason`
+
 def read_upload(data:bytes, max_pixels:int=40_000_000) -> Image.Image:
-    "The RGB image in an upload's bytes, or an `UploadError` that says what is wrong with them"
+    "The RGB image in an upload's bytes, read as training reads images (`open_image`), or an `UploadError` that says what is wrong"
     if not data: raise UploadError(400, "The upload is empty: send an image file (JPEG, PNG, WebP…)")
-    try: im = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as e: raise UploadError(413, f"The image is too large to decode ({e}): send a smaller one") from None
-    except UnidentifiedImageError: raise UploadError(415, f"The upload ({len(data):,} bytes) is not an image this service can read: send a JPEG, PNG, WebP, BMP, GIF or TIFF file") from None
-    except (OSError, ValueError, SyntaxError) as e: raise UploadError(400, f"The image cannot be read ({type(e).__name__}: {e})") from None
-    w,h = im.size
-    if w*h > max_pixels: raise UploadError(413, f"The image is {w}×{h} = {w*h:,} pixels, over this service's limit of {max_pixels:,}: send a smaller image")
-    try:
-        im.load()
-        return to_rgb(ImageOps.exif_transpose(im))     # as training and `predict` read images: 16-bit scaled, alpha on white
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise UploadError(400, f"The image cannot be decoded ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
+    try: return open_image(io.BytesIO(data), max_pixels=max_pixels, name=f"The upload ({len(data):,} bytes)")
+    except ImageError as e: raise UploadError(_STATUS[e.reason], str(e)) from None
+
 
 # %% ../nbs/08_serve.ipynb #e03e0774
 class Service:
@@ -46,8 +40,7 @@ class Service:
                  tta:bool=None,                # mirror TTA (default: as the model was trained)
                  device=None,
                  max_pixels:int=40_000_000):   # larger images are refused (413)
-        self.predictor = Predictor(model, device=device, workers=1)
-        self.predictor.tta = bool(self.predictor.cfg.get('training', {}).get('tta', False)) if tta is None else tta
+        self.predictor = Predictor(model, device=device, workers=1, tta=tta)
         self.index = None if index is None else SimilarityIndex.load(index)
         self.embedder = None if index is None else index_embedder(self.index, self.predictor)
         self.max_pixels,self.lock,self.started = max_pixels,threading.Lock(),time.time()

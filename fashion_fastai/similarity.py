@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image, ImageDraw
 from safetensors.numpy import save_file, load_file
-from .inference import Predictor, ImageError, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS, load_rgb
+from .inference import Predictor, ImageError, load_rgb
+from .export_format import MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS
 
 # %% auto #0
 __all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'model_id', 'Embeddings', 'Embedder',

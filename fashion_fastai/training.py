@@ -47,15 +47,15 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     unknown = sorted(set(overrides) - set(TRAIN_DEFAULTS))
     if unknown: raise TypeError(f"Unknown training settings {unknown}: the settings are {', '.join(TRAIN_DEFAULTS)}")
     rec = RECIPES.get(recipe, {})
-    st = {k: v if (v := overrides.get(k)) is not None else _for_task(rec.get(k, d), task, d) for k,d in TRAIN_DEFAULTS.items()}
-    if st['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
-        branches = len(GROUPS) * st['group_epochs'] if st['progressive'] else 0     # progressive: what the branches leave
-        st['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
-    if st['epochs'] is not None and st['epochs'] < 1 or st['freeze_epochs'] < 0 or st['group_epochs'] < 1:
+    settings = {k: v if (v := overrides.get(k)) is not None else _for_task(rec.get(k, d), task, d) for k,d in TRAIN_DEFAULTS.items()}
+    if settings['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
+        branches = len(GROUPS) * settings['group_epochs'] if settings['progressive'] else 0     # progressive: what the branches leave
+        settings['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
+    if settings['epochs'] is not None and settings['epochs'] < 1 or settings['freeze_epochs'] < 0 or settings['group_epochs'] < 1:
         raise ValueError("epochs and group_epochs must be at least 1 and freeze_epochs at least 0")
-    st['test_size'] = st['test_size'] or st['size']
-    if st['test_size'] < 8: raise ValueError(f"test_size {st['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
-    return dict(recipe=recipe, **st)
+    settings['test_size'] = settings['test_size'] or settings['size']
+    if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
+    return dict(recipe=recipe, **settings)
 
 # %% ../nbs/09_training.ipynb #41a81fb1
 class RunFolder:
@@ -96,7 +96,8 @@ class RunFolder:
         "Drop the rows of `history.csv` logged after the last checkpoint (the resumed run logs them again); rows kept"
         f = self.path/self.HISTORY
         if not f.exists() or not self.checkpoint.exists(): return 0
-        c = json.loads(self.checkpoint.read_text())
+        from fashion_fastai.checkpoint import checkpoint_state
+        c = checkpoint_state(self.checkpoint.parent)
         header,*rows = list(csv.reader(f.open(newline='')))
         at = [i for i,r in enumerate(rows) if r[:2] == [c['stage'], str(c['epoch'])]]
         rows = rows[:at[-1] + 1] if at else []
@@ -114,12 +115,12 @@ def _dataset(data=None, task:str='auto'):
     return data,df
 
 # %% ../nbs/09_training.ipynb #da8d9815
-def _fit(learn, st:dict, lr:float, cbs:list, resume:bool=False) -> dict|None:
-    "Train as `st` says, or carry on from the checkpoint; where the resumed run started, when it did"
-    from fashion_fastai.learner import read_checkpoint, fit_one_cycle_from
-    ep,fe = st['epochs'],st['freeze_epochs']
-    if st['progressive']:
-        return learn.fit_progressive(st['group_epochs'], ep, base_lr=lr, resume='checkpoint' if resume else None, cbs=cbs)
+def _fit(learn, settings:dict, lr:float, cbs:list, resume:bool=False) -> dict|None:
+    "Train as `settings` says, or carry on from the checkpoint; where the resumed run started, when it did"
+    from fashion_fastai.checkpoint import read_checkpoint, fit_one_cycle_from
+    ep,fe = settings['epochs'],settings['freeze_epochs']
+    if settings['progressive']:
+        return learn.fit_progressive(settings['group_epochs'], ep, base_lr=lr, resume='checkpoint' if resume else None, cbs=cbs)
     if not learn.pretrained:
         start = read_checkpoint(learn) if resume else None
         fit_one_cycle_from(learn, ep, lr, start['epoch'] + 1 if start else 0, cbs=cbs)
@@ -170,27 +171,29 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
     "Fine-tune a pretrained backbone on `data`, write the export folder, metrics and history to `out`, and return the metrics"
     o = _options(data=data, recipe=recipe, task=task, seed=seed, valid_pct=valid_pct, holdout=holdout, presize=presize,
                  pretrained=pretrained, weights=weights, **settings)
-    st = None
+    settings = None
     if resume:
         if out is None: raise ValueError("resume needs out (--out), the folder of the interrupted run")
         defaults = _options(**{k: p.default for k,p in inspect.signature(train).parameters.items() if k in _OPTIONS})
         given = {k: v for k,v in o.items() if v != defaults[k]}            # what this call says, against the run's
-        o,st = RunFolder(out).resumed(given)
-    return _run(o, st, out, workers, resume, dry_run, progress)
+        o,settings = RunFolder(out).resumed(given)
+    return _run(o, settings, out, workers, resume, dry_run, progress)
 
 # %% ../nbs/09_training.ipynb #35f7173f
-def _run(o:dict, st:dict|None, out, workers, resume, dry_run, progress) -> dict|None:
+def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress) -> dict|None:
     "`train` with its options in `o` (and, resuming, the settings the run started with)"
     from fastai.torch_core import set_seed, rank_distrib, num_distrib
     from fastai.callback.progress import ProgressCallback
     from fashion_fastai.data import fashion_dls, resize_dls
-    from fashion_fastai.learner import fashion_learner, training_callbacks, FlipTTA, log_progress
+    from fashion_fastai.learner import fashion_learner
+    from fashion_fastai.checkpoint import training_callbacks
+    from fashion_fastai.callbacks import FlipTTA, log_progress
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
     import torch
     if o['weights'] is not None and not o['pretrained']: raise ValueError("weights and pretrained=False (--weights, --no-pretrained) contradict each other: drop one")
     overrides = {k: o[k] for k in TRAIN_DEFAULTS}
-    pre = st or train_settings(o['recipe'], **overrides)          # what the DataLoaders need, before the task is known
+    pre = settings or train_settings(o['recipe'], **overrides)          # what the DataLoaders need, before the task is known
     if pre['fp16'] and not torch.cuda.is_available() and not dry_run:
         raise ValueError("mixed precision (fp16=True, or the gpu recipe) needs a CUDA GPU: on a CPU use recipe='cpu' (--recipe cpu), or fp16=False (--no-fp16)")
     data,df = _dataset(o['data'], o['task'])
@@ -199,40 +202,40 @@ def _run(o:dict, st:dict|None, out, workers, resume, dry_run, progress) -> dict|
     set_seed(o['seed'], reproducible=True)
     dls = fashion_dls(df, bs=pre['bs'], valid_pct=o['valid_pct'], holdout=o['holdout'], seed=o['seed'], num_workers=workers,
                       size=pre['size'], presize=o['presize'], crop_bbox=pre['crop_bbox'])
-    st = st or train_settings(o['recipe'], len(dls.train_ds), dls.task, **overrides)
-    if dry_run: return dict(data=str(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **st)
+    settings = settings or train_settings(o['recipe'], len(dls.train_ds), dls.task, **overrides)
+    if dry_run: return dict(data=str(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **settings)
     if out is None: raise ValueError("train needs out (--out), the folder to write the model into")
     run,rank0,world = RunFolder(out),rank_distrib() == 0,max(num_distrib(), 1)
     if resume and not run.checkpoint.exists():
         print(f"{run.path} has no checkpoint yet (the run stopped in its first epoch): starting from the beginning", file=sys.stderr)
         resume = False
-    if rank0 and not resume: run.start({**o, 'data': str(Path(data).resolve())}, st)
-    try: learn = fashion_learner(dls, arch=st['arch'], pretrained=o['pretrained'], weights=o['weights'], path=run.path,
-                                 gamma=st['gamma'], label_smoothing=st['label_smoothing'], class_weights=st['class_weights'],
-                                 channels_last=st['channels_last'], fixed_groups=st['fixed_groups'])
+    if rank0 and not resume: run.start({**o, 'data': str(Path(data).resolve())}, settings)
+    try: learn = fashion_learner(dls, arch=settings['arch'], pretrained=o['pretrained'], weights=o['weights'], path=run.path,
+                                 gamma=settings['gamma'], label_smoothing=settings['label_smoothing'], class_weights=settings['class_weights'],
+                                 channels_last=settings['channels_last'], fixed_groups=settings['fixed_groups'])
     except WeightsUnavailableError as e: raise ValueError(str(e)) from None
-    if st['fp16']: learn.to_fp16()
+    if settings['fp16']: learn.to_fp16()
     if rank0: log_progress(learn, progress)
     else: learn.remove_cbs(ProgressCallback)            # one process reports: rank 0
     t0 = time.time()
     with _training_context(learn):
-        if st['lr'] != 'find': lr = float(st['lr'])
+        if settings['lr'] != 'find': lr = float(settings['lr'])
         elif resume and 'lr_found' in (saved := run.read()): lr = saved['lr_found']   # the value the interrupted run found
         else:
             lr = learn.lr_find(show_plot=False).valley
             print(f'lr_find suggests {lr:.2e} (valley)')
             if rank0: run.write(lr_found=lr)
         n_before = run.trim_history() if resume and rank0 else None
-        start = _fit(learn, st, lr, training_callbacks(learn, best='best' if st['keep'] == 'best' else None), resume)
-        if st['keep'] == 'best': learn.load('best', with_opt=False)
-        if st['test_size'] != st['size']: learn.dls = resize_dls(learn.dls, st['test_size'])    # validate and export at the test size
+        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None), resume)
+        if settings['keep'] == 'best': learn.load('best', with_opt=False)
+        if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
         vals = learn.validate()
         train_s = round(time.time() - t0, 1)
-        tta_vals = learn.validate(cbs=FlipTTA()) if st['tta'] else None
+        tta_vals = learn.validate(cbs=FlipTTA()) if settings['tta'] else None
     if not rank0: return None                  # the other processes of a distributed run: rank 0 writes the results
     names = ['valid_loss', *[m.name for m in learn.metrics]]
-    fe = 0 if st['progressive'] or not learn.pretrained else st['freeze_epochs']
-    training = dict(data=str(data), task=dls.task, pretrained=o['pretrained'], **{**st, 'lr': lr, 'freeze_epochs': fe},
+    fe = 0 if settings['progressive'] or not learn.pretrained else settings['freeze_epochs']
+    training = dict(data=str(data), task=dls.task, pretrained=o['pretrained'], **{**settings, 'lr': lr, 'freeze_epochs': fe},
                     seed=o['seed'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
                     train_seconds=train_s, seconds=round(time.time() - t0, 1))
     export_learner(learn, run.path, extra=dict(training=training))

@@ -26,8 +26,26 @@ def cli(*args, timeout=600):
     "Run the installed `fashion-fastai` command as a user does, on the CPU"
     return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=CPU_ONLY)
 
+def cli_in(*args):
+    """`fashion-fastai ARGS` run in this process (`cli.main`, what the console script calls), as a CompletedProcess: for checks
+    that need no fresh process — an error message, a `--dry-run`, a sample — without paying Python, torch and fastai's start-up"""
+    import contextlib, io
+    from fashion_fastai.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code if isinstance(e.code, int) else int(e.code is not None)   # argparse: --help, usage errors
+    return subprocess.CompletedProcess(['fashion-fastai', *map(str, args)], rc, out.getvalue(), err.getvalue())
+
 def pytest_addoption(parser):
     parser.addoption('--slow', action='store_true', help='also run cells and tests flagged slow (real-data training)')
+
+def pytest_collection_modifyitems(config, items):
+    "Tests marked `slow` (real-data training, the README's quick start) run with --slow; `.ci/run` runs them after the rest"
+    if config.getoption('--slow'): return
+    skip = pytest.mark.skip(reason='slow: run with --slow (.ci/run does)')
+    for item in items:
+        if 'slow' in item.keywords: item.add_marker(skip)
 
 def shared(sub):
     "A folder of the real data, or skip the test with the reason"

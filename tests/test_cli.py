@@ -1,12 +1,12 @@
 "The `fashion-fastai` command, run as a user runs it: in a subprocess."
 import json, shutil, pytest, torch
 from pathlib import Path
-from conftest import cli
+from conftest import cli, cli_in
 
 run = cli
 
 def test_sample_then_show_batch(tmp_path):
-    r = run('sample', tmp_path/'s', '--task', 'categories', '--n', '40', '--seed', '3')
+    r = cli_in('sample', tmp_path/'s', '--task', 'categories', '--n', '40', '--seed', '3')
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info['layout'] == 'categories' and info['n'] == 40 and sum(info['splits'].values()) == 40
@@ -36,8 +36,8 @@ def test_errors_are_one_line(tmp_path, args, msg):
 def small(once):
     "A 60-image attribute sample and a model trained on it for one epoch, with lr_find (made once for all workers)"
     def make(d):
-        assert run('sample', d/'data', '--n', '60', '--seed', '5').returncode == 0
-        r = run('train', '--data', d/'data', '--size', '64', '--epochs', '1', '--freeze-epochs', '1', '--bs', '16',
+        assert cli_in('sample', d/'data', '--n', '60', '--seed', '5').returncode == 0
+        r = run('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--freeze-epochs', '1', '--bs', '16',
                 '--lr', 'find', '--workers', '0', '--crop-bbox', '--out', d/'model')
         assert r.returncode == 0, r.stderr
         (d/'train.json').write_text(r.stdout.strip().splitlines()[-1]); (d/'train.err').write_text(r.stderr)
@@ -49,7 +49,7 @@ def test_train_writes_the_export_folder_metrics_and_history(small):
     assert {'config.json', 'model.safetensors', 'metrics.json', 'history.csv'} <= {p.name for p in m.iterdir()}
     assert (m/'models'/'best.pth').exists()
     cfg, metrics = json.loads((m/'config.json').read_text()), json.loads((m/'metrics.json').read_text())
-    assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [64, 64]
+    assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [32, 32]
     assert metrics['n_valid'] == 9 and {k: v for k,v in metrics.items() if k != 'valid'} == cfg['training']   # the export records the run
     assert metrics['lr'] != 2e-3 and 'lr_find suggests' in small['stderr']     # --lr find was used
     rows = (m/'history.csv').read_text().splitlines()
@@ -147,16 +147,16 @@ def test_model_folder_errors_are_one_line(small, tmp_path):
                      (['interpret', '--model', small['model'], '--split', 'test', '--out', tmp_path/'i'], 'no labels'),
                      (['interpret', '--model', small['model'], '--split', 'dev', '--out', tmp_path/'i'], 'Unknown split'),
                      (['predict', '--model', tmp_path, img], 'no config.json')]:
-        r = run(*args)
+        r = cli_in(*args)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
 
 def test_train_rejects_a_task_mismatch(small, tmp_path):
-    r = run('train', '--data', small['data'], '--task', 'categories', '--out', tmp_path/'m')
+    r = cli_in('train', '--data', small['data'], '--task', 'categories', '--out', tmp_path/'m')
     assert r.returncode == 2 and 'is a dataset of attributes' in r.stderr
 
 # --- recipes and test-time augmentation ---
 def dry(*args):
-    r = run('train', '--dry-run', *args)
+    r = cli_in('train', '--dry-run', *args)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -176,28 +176,28 @@ def test_recipes_resolve_and_command_line_options_override_them():
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
     assert (g['arch'], g['fp16'], g['bs'], g['epochs'], g['tta'], g['size'], g['lr']) == ('resnet50', True, 64, 2, False, 192, 'find')
     assert (g['test_size'], dry('--size', '192', '--test-size', '224')['test_size']) == (192, 224)    # tested at --size unless told
-    r = run('train', '--dry-run', '--test-size', '4')
+    r = cli_in('train', '--dry-run', '--test-size', '4')
     assert r.returncode == 2 and 'test_size 4 (--test-size): use at least 8 pixels' in r.stderr and 'Traceback' not in r.stderr
 
 def test_recipe_help_lists_the_recipes():
-    r = run('train', '--help')
+    r = cli_in('train', '--help')
     assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.002 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
 
 def test_fixing_every_group_is_a_one_line_error_before_any_training(tmp_path):
-    r = run('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
+    r = cli_in('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
     assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
     assert 'fixed_groups=3, but the model has 3 parameter groups: fix 1 to 2 of them' in r.stderr
     assert not (tmp_path/'m'/'history.csv').exists()
 
 @pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='this machine has a GPU')
 def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
-    r = run('train', '--recipe', 'gpu', '--out', tmp_path/'m')
+    r = cli_in('train', '--recipe', 'gpu', '--out', tmp_path/'m')
     assert r.returncode == 2 and 'needs a CUDA GPU' in r.stderr and '--recipe cpu' in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path/'m').exists()
 
 def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     "The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA; tested at 80 px"
-    assert run('sample', tmp_path/'data', '--n', '60', '--seed', '7').returncode == 0
+    assert cli_in('sample', tmp_path/'data', '--n', '60', '--seed', '7').returncode == 0
     r = run('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '2', '--freeze-epochs', '0', '--bs', '16',
             '--workers', '0', '--holdout', '12', '--test-size', '80', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
@@ -253,7 +253,7 @@ def test_index_counts_unreadable_images_and_similar_prints_neighbours_and_a_shee
 def test_index_and_similar_errors_are_one_line(small, tmp_path):
     for args, msg in [(('index', '--model', small['model'], '--images', tmp_path/'none', '--out', tmp_path/'i'), 'no such folder'),
                       (('similar', '--index', small['model'], small['data']/'img'/'00000.jpg'), 'is not a similarity index')]:
-        r = run(*args)
+        r = cli_in(*args)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 # --- resuming a killed run, and distributed training ---
@@ -262,7 +262,7 @@ from conftest import EXE, CPU_ONLY
 
 def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     "SIGKILL after the first unfrozen epoch's checkpoint; `--resume` runs the two epochs left, from the saved weights"
-    assert run('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
+    assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
     out = tmp_path/'m'
     args = ['train', '--data', tmp_path/'d', '--size', '64', '--epochs', '3', '--freeze-epochs', '1', '--bs', '8',
             '--workers', '0', '--holdout', '12', '--out', out]
@@ -276,7 +276,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     state = json.loads(ck.read_text())
     assert state['stage'] == 'unfrozen' and state['epoch'] in (0, 1) and not (out/'metrics.json').exists()
     sha = hashlib.sha256((out/'models'/f"{state['file']}.pth").read_bytes()).hexdigest()
-    r = run('train', '--resume', '--out', out, '--size', '96')                    # another setting: refused
+    r = cli_in('train', '--resume', '--out', out, '--size', '96')                    # another setting: refused
     assert r.returncode == 2 and 'size differ from them' in r.stderr
     saved = json.loads((out/'run.json').read_text())
     assert (saved['settings']['size'], saved['settings']['epochs'], saved['settings']['lr']) == (64, 3, 2e-3)   # as resolved at the start
@@ -297,25 +297,25 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     assert r.returncode == 0 and abs(json.loads(r.stdout)['mean_accuracy'] - m['valid']['mean_accuracy']) < 1e-6
 
 def test_resume_needs_a_started_run(tmp_path):
-    r = run('train', '--resume', '--out', tmp_path/'nothing')
+    r = cli_in('train', '--resume', '--out', tmp_path/'nothing')
     assert r.returncode == 2 and 'run.json does not exist' in r.stderr
 
 def test_progressive_training_from_the_command_line(tmp_path):
-    assert run('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
+    assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
     r = run('train', '--data', tmp_path/'d', '--size', '48', '--epochs', '1', '--progressive', '--bs', '8', '--workers', '0',
             '--holdout', '12', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     stages = [l.split(',')[0] for l in (tmp_path/'m'/'history.csv').read_text().splitlines()[1:]]
     assert stages == ['branch:pattern', 'branch:sleeve', 'branch:length', 'branch:neckline', 'branch:fabric', 'branch:fit', 'joint']
     assert json.loads(r.stdout.strip().splitlines()[-1])['progressive'] is True
-    assert run('sample', tmp_path/'c', '--task', 'categories', '--n', '30').returncode == 0
-    r = run('train', '--data', tmp_path/'c', '--progressive', '--out', tmp_path/'m2')
+    assert cli_in('sample', tmp_path/'c', '--task', 'categories', '--n', '30').returncode == 0
+    r = cli_in('train', '--data', tmp_path/'c', '--progressive', '--out', tmp_path/'m2')
     assert r.returncode == 2 and '(--progressive) grows one head per attribute group' in r.stderr and 'Traceback' not in r.stderr
 
 def test_distributed_training_on_two_cpu_processes(tmp_path):
     "`accelerate launch` with 2 processes (gloo): one set of files, and metrics over the whole validation set"
     pytest.importorskip('accelerate', reason="distributed training needs accelerate (pip install -e '.[distributed]')")
-    assert run('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
+    assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
     launch = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
               '--mixed_precision', 'no', '--dynamo_backend', 'no', '--num_cpu_threads_per_process', '1', '--main_process_port', '0']
     r = subprocess.run([*launch, str(EXE), 'train', '--data', str(tmp_path/'d'), '--size', '64', '--epochs', '1', '--bs', '8',

@@ -4,6 +4,7 @@ from conftest import cli
 
 def run(*args): return cli(*args, timeout=900)
 
+@pytest.mark.slow          # .ci/run runs the same command, taken from the README, in a bare install and checks the same numbers
 def test_quick_start_main_job(tmp_path):
     "Offline, on the embedded sample, with the default backbone and settings"
     r = run('train', '--out', tmp_path/'model')

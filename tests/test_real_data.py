@@ -64,6 +64,7 @@ def test_dataloaders_do_not_decode_every_image_up_front(monkeypatch):
     dls.one_batch()
     assert len(opened) <= 4 + 64
 
+@pytest.mark.slow
 def test_a_short_fine_tune_on_1000_real_images_beats_the_majority_baseline():
     "The attribute learner learns from real photos: 1000 FashionDataset images (800 train / 200 holdout), 1 + 2 epochs"
     from fashion_fastai.datasets import read_dataset, GROUPS

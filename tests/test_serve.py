@@ -88,7 +88,7 @@ BAD = {  # name: (body, status, words in the message)
     'empty': (b'', 400, 'empty'),
     'not an image': (b'<html>hello</html>', 415, 'not an image'),
     'truncated jpeg': (None, 400, 'truncated'),
-    'too many pixels': (_png(1100, 1000), 413, 'over this service'),
+    'too many pixels': (_png(1100, 1000), 413, 'over the limit of 1,000,000 pixels'),
     'decompression bomb header': (BOMB, 413, 'pixels'),
     'body too large': (bytes(1_200_000), 413, 'over this service'),
 }
