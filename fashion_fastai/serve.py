@@ -60,8 +60,8 @@ class Service:
         "The `k` gallery images nearest to an uploaded image: image, label, cosine distance"
         if self.index is None: raise UploadError(404, "This service has no similarity index: start it with `fashion-fastai serve --index INDEX`")
         x = self._batch(data)
-        with self.lock: e = self.embedder._forward(x)
-        return self.index._neighbours(*self.index.search(e, k))[0]
+        with self.lock: e = self.embedder.embed_batch(x)
+        return self.index.neighbours(*self.index.search(e, k))[0]
 
     def health(self) -> dict:
         cfg = self.predictor.cfg

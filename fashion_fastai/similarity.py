@@ -83,9 +83,10 @@ class Embedder:
         self.path,self.cfg,self.features = self.predictor.path,self.predictor.cfg,features
         self.net = FEATURES[features](self.predictor.model).eval()
         self.id = model_id(self.path)
-        self.dim = int(self._forward(torch.zeros(1, 3, *self.cfg['input']['size'])).shape[1])
+        self.dim = int(self.embed_batch(torch.zeros(1, 3, *self.cfg['input']['size'])).shape[1])
 
-    def _forward(self, x):
+    def embed_batch(self, x:torch.Tensor) -> np.ndarray:
+        "Unit-length embeddings of a batch that `predictor.preprocess` made"
         with torch.inference_mode():
             f = self.net(x.to(self.predictor.device)).float()
         return F.normalize(f, dim=1).cpu().numpy()
@@ -98,7 +99,7 @@ class Embedder:
         images,p = list(images),self.predictor
         out = np.full((len(images), self.dim), np.nan, dtype=np.float32).view(Embeddings)
         out.errors = {}
-        for ok,x in p.batches(images, bs=bs, progress=progress, errors=out.errors if skip_errors else None): out[ok] = self._forward(x)
+        for ok,x in p.batches(images, bs=bs, progress=progress, errors=out.errors if skip_errors else None): out[ok] = self.embed_batch(x)
         return out
 
     def info(self) -> dict:
@@ -187,7 +188,7 @@ def _query(self, embedder:Embedder, images:list, k:int=5, bs:int=32) -> list[dic
     ok = [i for i in range(len(images)) if i not in e.errors]
     res = [dict(image=str(im), error=e.errors[i]) if i in e.errors else None for i,im in enumerate(images)]
     if ok:
-        for i,nb in zip(ok, self._neighbours(*self.search(np.asarray(e)[ok], k))): res[i] = dict(image=str(images[i]), neighbours=nb)
+        for i,nb in zip(ok, self.neighbours(*self.search(np.asarray(e)[ok], k))): res[i] = dict(image=str(images[i]), neighbours=nb)
     return res
 
 def check_model(index:SimilarityIndex, embedder:Embedder):
@@ -207,7 +208,7 @@ def index_embedder(index:SimilarityIndex, model=None, **kwargs) -> Embedder:
     check_model(index, emb)
     return emb
 
-SimilarityIndex._neighbours,SimilarityIndex.query = _neighbours,_query
+SimilarityIndex.neighbours,SimilarityIndex.query = _neighbours,_query
 
 # %% ../nbs/07_similarity.ipynb #07a6bda3
 def _save(self, path) -> Path:
