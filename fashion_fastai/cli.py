@@ -135,7 +135,7 @@ def _serve(args):
     print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index)), flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
-# %% ../nbs/10_cli.ipynb #24ca8999
+# %% ../nbs/10_cli.ipynb #a4083f77
 def _lr(s:str):
     if s == 'find': return s
     try: return float(s)
@@ -145,10 +145,8 @@ def _shown(v) -> str:
     "A recipe setting as `train --help` lists it: one that differs by task as `value (task)` pairs"
     return ' or '.join(f'{x:g} ({t})' for t,x in v.items()) if isinstance(v, dict) else str(v)
 
-def parser() -> argparse.ArgumentParser:
-    "The `fashion-fastai` argument parser"
-    p = argparse.ArgumentParser(prog='fashion-fastai', description='Recognise clothes in photos with fastai.')
-    sub = p.add_subparsers(dest='command', required=True)
+def _data_cmds(sub):
+    "`sample` and `show-batch`"
     s = sub.add_parser('sample', help='write the synthetic sample in the real DeepFashion layout')
     s.add_argument('dir', help='folder to write (new or empty)')
     s.add_argument('--task', choices=TASKS, default='attributes')
@@ -165,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--seed', type=int, default=42)
     b.set_defaults(func=_show_batch)
 
+# %% ../nbs/10_cli.ipynb #4f1fac12
+def _train_cmd(sub):
+    "`train`: every setting of `train_settings`, and the recipes listed in its help"
     t = sub.add_parser('train', help='fine-tune a pretrained model and write an export folder',
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description='Fine-tune a pretrained backbone (frozen epochs, then all layers with discriminative learning rates) '
@@ -207,39 +208,49 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--out', help='folder to write the export, metrics.json and history.csv into (required unless --dry-run)')
     t.set_defaults(func=_train)
 
-    def model_cmd(name, help, tta=True):
-        c = sub.add_parser(name, help=help)
-        c.add_argument('--model', required=True, help='export folder (written by train --out)')
-        c.add_argument('--device', help='torch device (default: CUDA when available, else CPU)')
-        c.add_argument('--bs', type=int, default=32, help='images per batch')
-        if tta: c.add_argument('--tta', action=argparse.BooleanOptionalAction,
-                               help='average each image with its mirror image (default: as the model was trained, see train --tta)')
-        return c
-    e = model_cmd('evaluate', 'metrics of an export folder on a dataset split (no fastai needed)')
+# %% ../nbs/10_cli.ipynb #c7dc3a72
+def _model_cmd(sub, name:str, help:str, tta:bool=True):
+    "A sub-command on an export folder: --model, --device, --bs and (unless `tta=False`) --tta"
+    c = sub.add_parser(name, help=help)
+    c.add_argument('--model', required=True, help='export folder (written by train --out)')
+    c.add_argument('--device', help='torch device (default: CUDA when available, else CPU)')
+    c.add_argument('--bs', type=int, default=32, help='images per batch')
+    if tta: c.add_argument('--tta', action=argparse.BooleanOptionalAction,
+                           help='average each image with its mirror image (default: as the model was trained, see train --tta)')
+    return c
+
+# %% ../nbs/10_cli.ipynb #990190e0
+def _model_cmds(sub):
+    "`evaluate`, `interpret`, `predict`, `submit` and `export-onnx`: one library function each, on an export folder"
+    e = _model_cmd(sub, 'evaluate', 'metrics of an export folder on a dataset split (no fastai needed)')
     e.add_argument('--data', help='dataset folder or CSV (default: the one the model was trained on, as config.json records it)')
     e.add_argument('--split', default='val', help='train, val (valid, validation), test, or holdout: the images the model was validated on in training (default: val)')
     e.add_argument('--size', type=int, help="test at this image size instead of the export's (the presize scaled alike)")
     e.set_defaults(func=_evaluate)
-    i = model_cmd('interpret', 'confusion matrices, most confused, per-class report and top losses on a dataset split, as CSV and PNG (no fastai needed)')
+    i = _model_cmd(sub, 'interpret', 'confusion matrices, most confused, per-class report and top losses on a dataset split, as CSV and PNG (no fastai needed)')
     i.add_argument('--data', help='labelled dataset folder or CSV (default: the one the model was trained on)')
     i.add_argument('--split', default='val', help='train, val (valid, validation), test, or holdout: the images the model was validated on in training (default: val)')
     i.add_argument('--out', required=True, help='folder to write the tables and plots into')
     i.add_argument('--top-losses', type=int, default=9, help='images in top_losses.png and top_losses.csv (default: %(default)s)')
     i.set_defaults(func=_interpret)
-    r = model_cmd('predict', 'predict images with an export folder: one JSON line per image (no fastai needed)')
+    r = _model_cmd(sub, 'predict', 'predict images with an export folder: one JSON line per image (no fastai needed)')
     r.add_argument('images', nargs='+', help='image files')
     r.add_argument('--top-k', type=int, default=1, help='also list the k most likely classes of each head')
     r.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime (see export-onnx)')
     r.set_defaults(func=_predict)
-    u = model_cmd('submit', "write the attribute challenge's prediction file (no fastai needed)")
+    u = _model_cmd(sub, 'submit', "write the attribute challenge's prediction file (no fastai needed)")
     u.add_argument('--data', required=True, help='the FashionDataset folder')
     u.add_argument('--split', default='test', help='split to predict (default: test)')
     u.add_argument('--out', default='prediction.txt', help='file to write (default: %(default)s)')
     u.set_defaults(func=_submit)
-    o = model_cmd('export-onnx', 'add model.onnx (dynamic batch) to an export folder', tta=False)
+    o = _model_cmd(sub, 'export-onnx', 'add model.onnx (dynamic batch) to an export folder', tta=False)
     o.add_argument('--opset', type=int, default=18)
     o.set_defaults(func=_export_onnx)
-    x = model_cmd('index', 'embed a folder of images into a similarity index (no fastai needed)', tta=False)
+
+# %% ../nbs/10_cli.ipynb #89574761
+def _similarity_cmds(sub):
+    "`index` and `similar`"
+    x = _model_cmd(sub, 'index', 'embed a folder of images into a similarity index (no fastai needed)', tta=False)
     x.add_argument('--images', required=True, help="folder of images, searched recursively; an image's label is its folder's name")
     x.add_argument('--out', required=True, help='index folder to write')
     x.add_argument('--features', choices=['pool', 'head'], default='pool',
@@ -253,15 +264,27 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument('--sheet', default='similar.png', help="contact sheet PNG to write, '' for none (default: %(default)s)")
     m.add_argument('--device'); m.add_argument('--bs', type=int, default=32)
     m.set_defaults(func=_similar)
-    v = model_cmd('serve', 'HTTP service: POST /predict, POST /similar (with --index), GET /health (no fastai needed)')
+
+# %% ../nbs/10_cli.ipynb #9d2d266a
+def _serve_cmd(sub):
+    "`serve`: the HTTP service (the `[serve]` extra)"
+    v = _model_cmd(sub, 'serve', 'HTTP service: POST /predict, POST /similar (with --index), GET /health (no fastai needed)')
     v.add_argument('--index', help='similarity index folder, for POST /similar')
     v.add_argument('--host', default='127.0.0.1'); v.add_argument('--port', type=int, default=8000)
     v.add_argument('--max-mb', type=float, default=10, help='largest request body in MiB; larger ones get 413 (default: %(default)s)')
     v.add_argument('--max-pixels', type=int, default=40_000_000, help='largest image in pixels; larger ones get 413 (default: %(default)s)')
     v.add_argument('--log-level', default='info', choices=['critical', 'error', 'warning', 'info', 'debug'])
     v.set_defaults(func=_serve)
+
+# %% ../nbs/10_cli.ipynb #e531572e
+def parser() -> argparse.ArgumentParser:
+    "The `fashion-fastai` argument parser: a sub-command per library function"
+    p = argparse.ArgumentParser(prog='fashion-fastai', description='Recognise clothes in photos with fastai.')
+    sub = p.add_subparsers(dest='command', required=True)
+    for add in (_data_cmds, _train_cmd, _model_cmds, _similarity_cmds, _serve_cmd): add(sub)
     return p
 
+# %% ../nbs/10_cli.ipynb #09740a0a
 def main(argv=None) -> int:
     "Entry point of the `fashion-fastai` command"
     args = parser().parse_args(argv)
