@@ -117,17 +117,18 @@ def checkpoint_state(folder, fname:str='checkpoint') -> dict:
         raise ValueError(f"{f} is not a checkpoint record ({e}): delete it (and train from the start) or restore it") from None
 
 # %% ../nbs/03c_checkpoint.ipynb #14ebd72e
-def read_checkpoint(learn, fname='checkpoint') -> dict:
-    "Load the model and optimizer state `Checkpoint` saved last into `learn`; returns where training stood"
-    f = learn.path/learn.model_dir/f'{fname}.json'
-    st = checkpoint_state(f.parent, fname)
+def read_checkpoint(learn, fname='checkpoint', cbs=None) -> dict:
+    "Load the model and optimizer state `Checkpoint` saved last into `learn`, the best score so far into its and `cbs`' `SaveModelCallback`s; returns where training stood"
+    d = learn.path/learn.model_dir
+    f = d/f'{fname}.json'
+    st = checkpoint_state(d, fname)
     if not st: raise FileNotFoundError(f"No checkpoint to resume from: {f} does not exist (train with the `Checkpoint` callback)")
-    w = learn.path/learn.model_dir/f"{st.get('file', fname)}.pth"
+    w = d/f"{st.get('file', fname)}.pth"
     if not w.exists(): raise FileNotFoundError(f"{f} names the weights file {w}, which does not exist: the run folder is incomplete, train again")
     learn.load(st.get('file', fname), with_opt=True)
     r = w.with_suffix('.rng')
     if r.exists(): set_rng_state(learn, torch.load(r, weights_only=True))     # without one, the random draws start afresh
-    for cb in learn.cbs:
+    for cb in L(learn.cbs) + L(cbs):
         if isinstance(cb, SaveModelCallback) and st.get('best') is not None: cb.best = st['best']
     st['weights'],st['sha256'] = str(w),hashlib.sha256(w.read_bytes()).hexdigest()
     return st
@@ -170,9 +171,7 @@ def resume_fine_tune(self:Learner, epochs, base_lr=2e-3, freeze_epochs=1, lr_mul
         raise ValueError(f"The checkpoint is from a run of {st['n_epoch']} {st['stage']} epochs, not {freeze_epochs if frozen else epochs}: "
                          f"resume with the arguments of the interrupted run")
     self.freeze() if frozen else self.unfreeze()
-    st = read_checkpoint(self, fname)
-    for cb in L(kwargs.get('cbs')):
-        if isinstance(cb, SaveModelCallback) and st.get('best') is not None: cb.best = st['best']
+    st = read_checkpoint(self, fname, kwargs.get('cbs'))
     done = st['epoch'] + 1
     if frozen and done < freeze_epochs: fit_one_cycle_from(self, freeze_epochs, slice(base_lr), done, pct_start=0.99, **kwargs)
     if frozen: self.unfreeze(); done = 0

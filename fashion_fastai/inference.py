@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 from .datasets import bbox_crop, ImageError, open_image, to_rgb
-from .export_format import (FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, ONNX, VALID, ExportFolderError, read_config,
-                                          MultiHead, ConcatPool, GlobalMaxPool, Flatten, load_model)
+from .export_format import ONNX, ExportFolderError, read_config, load_model
 
 # %% auto #0
 __all__ = ['load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess', 'input_at_size',
