@@ -6,16 +6,16 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/export_format.html.md"""
 
 # %% ../nbs/04_export_format.ipynb #171b0bb0
 from __future__ import annotations
-import json
+import functools, json
 from pathlib import Path
 import torch
 from torch import nn
 from safetensors.torch import load_file
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'GlobalMaxPool',
-           'ConcatPool', 'Flatten', 'layer_from_spec', 'ExportError', 'layer_spec', 'TimmFeatures', 'MultiHead',
-           'build_body', 'build_model', 'load_model']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'patch',
+           'GlobalMaxPool', 'ConcatPool', 'Flatten', 'layer_from_spec', 'ExportError', 'layer_spec', 'TimmFeatures',
+           'MultiHead', 'build_body', 'build_model', 'load_model']
 
 # %% ../nbs/04_export_format.ipynb #58105104
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
@@ -49,6 +49,18 @@ def read_config(path) -> dict:
         if n != len(cfg['classes'][h]): raise ExportFolderError(f"{cf} is inconsistent: head {h!r} has {n} outputs but {len(cfg['classes'][h])} class names")
     if not (path/WEIGHTS).exists(): raise ExportFolderError(f"{path} has no {WEIGHTS}: copy it along with {CONFIG}, or re-export the model")
     return cfg
+
+# %% ../nbs/04_export_format.ipynb #a80ec6be
+def patch(f=None, *, cls_method:bool=False):
+    "Add `f` to the class its first parameter is annotated with (`self:Cls`), as fastcore's `@patch` (no fastcore needed)"
+    if f is None: return functools.partial(patch, cls_method=cls_method)
+    first = f.__code__.co_varnames[0]
+    cls = f.__annotations__.get(first)
+    if isinstance(cls, str): cls = eval(cls, f.__globals__)        # `from __future__ import annotations`
+    if not isinstance(cls, type): raise TypeError(f"@patch needs the first parameter of {f.__name__} annotated with a class, e.g. (self:MyClass)")
+    f.__qualname__ = f'{cls.__name__}.{f.__name__}'
+    setattr(cls, f.__name__, classmethod(f) if cls_method else f)
+    return f
 
 # %% ../nbs/04_export_format.ipynb #50638a32
 class GlobalMaxPool(nn.Module):

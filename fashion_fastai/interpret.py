@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .datasets import bbox_crop
+from .export_format import patch
 from .inference import Predictor, load_rgb, missing_box
 from .evaluation import data_of, dataset_split, targets_of, boxes_of
 
@@ -71,17 +72,6 @@ class FashionInterpretation:
         if group is None and len(self.groups) > 1: raise ValueError(f"Give the group: one of {self.groups}")
         return self._groups(group)[0]
 
-# %% ../nbs/06_interpret.ipynb #378efde2
-def _method(f):
-    "Add `f` to `FashionInterpretation` as a method"
-    setattr(FashionInterpretation, f.__name__, f)
-    return f
-
-def _classmethod(f):
-    "Add `f` to `FashionInterpretation` as a class method"
-    setattr(FashionInterpretation, f.__name__, classmethod(f))
-    return f
-
 # %% ../nbs/06_interpret.ipynb #8c5ee744
 def _confusion(t:np.ndarray, p:np.ndarray, n:int) -> np.ndarray:
     m = t >= 0
@@ -94,15 +84,15 @@ def _present(cm:np.ndarray) -> np.ndarray:
 def _safe_div(a, b): return np.divide(a, b, out=np.zeros(np.shape(a), dtype=float), where=np.asarray(b) > 0)
 
 
-@_method
-def confusion_matrix(self, group:str=None) -> pd.DataFrame:
+@patch
+def confusion_matrix(self:FashionInterpretation, group:str=None) -> pd.DataFrame:
     "Counts of (actual, predicted) over the images labelled for `group`: a row per actual class, a column per predicted"
     g = self._group(group)
     names = pd.Index(self.classes[g])
     return pd.DataFrame(_confusion(self.targets[g], self.preds[g], len(names)), index=names.rename('actual'), columns=names.rename('predicted'))
 
-@_method
-def most_confused(self, group:str=None, min_val:int=1) -> pd.DataFrame:
+@patch
+def most_confused(self:FashionInterpretation, group:str=None, min_val:int=1) -> pd.DataFrame:
     "The mistakes made at least `min_val` times, most frequent first: group, actual, predicted, count and share of the actual class"
     rows = []
     for g in self._groups(group):
@@ -114,8 +104,8 @@ def most_confused(self, group:str=None, min_val:int=1) -> pd.DataFrame:
     return df.sort_values(['count', 'share'], ascending=False, kind='stable').reset_index(drop=True)
 
 # %% ../nbs/06_interpret.ipynb #b0f8f2f4
-@_method
-def report(self, group:str=None) -> pd.DataFrame:
+@patch
+def report(self:FashionInterpretation, group:str=None) -> pd.DataFrame:
     "Per class of each group: precision, recall, F1, support and how often it was predicted (classes that occur)"
     out = []
     for g in self._groups(group):
@@ -126,8 +116,8 @@ def report(self, group:str=None) -> pd.DataFrame:
         out.append(df[_present(cm)])
     return pd.concat(out, ignore_index=True)
 
-@_method
-def summary(self) -> pd.DataFrame:
+@patch
+def summary(self:FashionInterpretation) -> pd.DataFrame:
     "A row per group: labelled images, accuracy, balanced accuracy, macro and weighted F1; then their means"
     rows = []
     for g in self.groups:
@@ -141,8 +131,8 @@ def summary(self) -> pd.DataFrame:
     return df
 
 # %% ../nbs/06_interpret.ipynb #2a158113
-@_method
-def predictions(self) -> pd.DataFrame:
+@patch
+def predictions(self:FashionInterpretation) -> pd.DataFrame:
     "A row per image: loss, the group it mostly came from, and per group the prediction, the actual class, their probabilities and the loss"
     idx = np.arange(len(self))
     losses = np.stack([self.losses[g] for g in self.groups], 1)
@@ -155,8 +145,8 @@ def predictions(self) -> pd.DataFrame:
                  f'{g}_loss': self.losses[g]}
     return pd.DataFrame(cols)
 
-@_method
-def top_losses(self, k:int=None, group:str=None) -> pd.DataFrame:
+@patch
+def top_losses(self:FashionInterpretation, k:int=None, group:str=None) -> pd.DataFrame:
     "The `k` images with the largest loss (or the largest loss from `group`), largest first"
     col = 'loss' if group is None else f'{self._group(group)}_loss'
     df = self.predictions().sort_values(col, ascending=False, kind='stable')
@@ -171,8 +161,8 @@ def _order(cm:np.ndarray, names:list, sort) -> np.ndarray:
     if sort == 'name': return np.argsort(np.array(names, dtype=object), kind='stable')
     raise ValueError(f"sort={sort!r}: use 'support', 'recall', 'name' or None")
 
-@_method
-def plot_confusion_matrix(self, group:str=None,
+@patch
+def plot_confusion_matrix(self:FashionInterpretation, group:str=None,
                           normalize:bool=True,    # each row as shares of its actual class (False: counts)
                           sort:str='support',     # 'support', 'recall' (worst first), 'name' or None (index order)
                           classes:str='present',  # 'present': classes actual or predicted at least once; 'all'
@@ -216,8 +206,8 @@ def plot_confusion_matrix(self, group:str=None,
     return ax.figure
 
 # %% ../nbs/06_interpret.ipynb #fa56df0e
-@_method
-def image(self, i:int, size:int=256):
+@patch
+def image(self:FashionInterpretation, i:int, size:int=256):
     "Image `i` as the plots show it: cropped to its box when the model crops, at most `size` pixels a side"
     if self.items is None: raise ValueError("This interpretation has no images: build it with `items` (paths or PIL images)")
     img = load_rgb(self.items[i])
@@ -226,8 +216,8 @@ def image(self, i:int, size:int=256):
     img.thumbnail((size, size))
     return img
 
-@_method
-def plot_top_losses(self, k:int=9, group:str=None, ncols:int=3, figsize=None):
+@patch
+def plot_top_losses(self:FashionInterpretation, k:int=9, group:str=None, ncols:int=3, figsize=None):
     "The `k` images with the largest losses, with every group's prediction and actual class; returns the figure"
     tl = self.top_losses(k, group)
     n = len(tl); ncols = max(1, min(ncols, n)); nrows = max(1, -(-n // ncols))
@@ -260,8 +250,9 @@ def _focal_terms(loss_func, groups:list, logits:list, targs:list) -> dict:
         out[g] = v.double().numpy()
     return out
 
-@_classmethod
-def from_learner(cls, learn, ds_idx:int=1, dl=None):
+# %% ../nbs/06_interpret.ipynb #3173b10b
+@patch(cls_method=True)
+def from_learner(cls:FashionInterpretation, learn, ds_idx:int=1, dl=None):
     "Interpret `learn` on its validation set (`ds_idx=1`), its training set (`ds_idx=0`) or `dl`"
     from fastai.torch_core import noop
     from fashion_fastai.export import classes_of, input_spec
@@ -278,8 +269,8 @@ def from_learner(cls, learn, ds_idx:int=1, dl=None):
                {g: t.numpy() for g,t in zip(classes, targs)}, classes, losses, items, bboxes, cfg)
 
 # %% ../nbs/06_interpret.ipynb #bf235e1f
-@_classmethod
-def from_export(cls, model,   # export folder, or a `Predictor`
+@patch(cls_method=True)
+def from_export(cls:FashionInterpretation, model,   # export folder, or a `Predictor`
                 data=None,                          # dataset folder or CSV (default: the one `config.json` records)
                 split:str='val', bs:int=32, progress:bool=False):
     "Interpret an export folder on `split` of a labelled dataset"
@@ -298,8 +289,8 @@ def from_export(cls, model,   # export folder, or a `Predictor`
                {g: _nll(v, targets[g]) for g,v in logp.items()}, items, bboxes, pred.cfg['input'])
 
 # %% ../nbs/06_interpret.ipynb #975348c4
-@_method
-def save(self, out, k:int=9, dpi:int=110) -> dict:
+@patch
+def save(self:FashionInterpretation, out, k:int=9, dpi:int=110) -> dict:
     "Write the tables (CSV) and plots (PNG) into the folder `out`; returns name → path"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     files = {}

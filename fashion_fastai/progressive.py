@@ -71,7 +71,7 @@ def fit_progressive(self:Learner,
         if st0 and st0['stage'] not in names:
             raise ValueError(f"{f} is from stage {st0['stage']!r}, which this plan ({', '.join(names)}) does not have: "
                              "resume with the arguments of the interrupted run")
-        st = read_checkpoint(self, resume)
+        st = read_checkpoint(self, resume, cbs)
         first = names.index(st['stage'])
         if st['n_epoch'] != plan[first][1]:
             raise ValueError(f"The checkpoint is from a stage of {st['n_epoch']} epochs, not {plan[first][1]}: resume with the arguments of the interrupted run")

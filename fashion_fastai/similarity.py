@@ -15,7 +15,7 @@ from torch import nn
 from PIL import Image, ImageDraw
 from safetensors.numpy import save_file, load_file
 from .inference import Predictor, ImageError, load_rgb
-from .export_format import MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS
+from .export_format import patch, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS
 
 # %% auto #0
 __all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'model_id', 'Embeddings', 'Embedder',
@@ -136,7 +136,8 @@ class SimilarityIndex:
     def __repr__(self): return f"SimilarityIndex({len(self)} images, dim={self.emb.shape[1]}, model={self.model.get('id')!r})"
 
 # %% ../nbs/07_similarity.ipynb #c758aa6f
-def _build(cls, embedder:Embedder, images:list, labels:list=None, bs:int=32, progress:bool=False) -> SimilarityIndex:
+@patch(cls_method=True)
+def build(cls:SimilarityIndex, embedder:Embedder, images:list, labels:list=None, bs:int=32, progress:bool=False) -> SimilarityIndex:
     "Embed `images` with `embedder` into a new index, without the unreadable ones"
     images = [str(i) for i in images]
     if not images: raise ValueError("No images to index")
@@ -150,10 +151,9 @@ def _build(cls, embedder:Embedder, images:list, labels:list=None, bs:int=32, pro
     idx.n_unreadable = len(e.errors)
     return idx
 
-SimilarityIndex.build = classmethod(_build)
-
 # %% ../nbs/07_similarity.ipynb #377b1afe
-def _search(self, q:np.ndarray, k:int=5,
+@patch
+def search(self:SimilarityIndex, q:np.ndarray, k:int=5,
             exclude:np.ndarray=None,       # per query, a gallery index to leave out (-1: none)
             chunk:int=1024) -> tuple[np.ndarray, np.ndarray]:
     "(distances, indices) of the `k` nearest gallery items of each query row, nearest first"
@@ -173,14 +173,34 @@ def _search(self, q:np.ndarray, k:int=5,
         dist[s:s+chunk] = np.clip(1 - np.take_along_axis(sim, idx[s:s+chunk], 1), 0, 2)
     return dist,idx
 
-SimilarityIndex.search = _search
-
-# %% ../nbs/07_similarity.ipynb #7600f645
-def _neighbours(self, dist:np.ndarray, idx:np.ndarray) -> list[list[dict]]:
+# %% ../nbs/07_similarity.ipynb #852763bd
+@patch
+def neighbours(self:SimilarityIndex, dist:np.ndarray, idx:np.ndarray) -> list[list[dict]]:
     return [[dict(image=self.images[j], label=self.labels[j], distance=round(float(d), 6)) for d,j in zip(dr, ir)]
             for dr,ir in zip(dist, idx)]
 
-def _query(self, embedder:Embedder, images:list, k:int=5, bs:int=32) -> list[dict]:
+# %% ../nbs/07_similarity.ipynb #4c87d512
+def check_model(index:SimilarityIndex, embedder:Embedder):
+    "Raise unless `embedder` is the model (and the features) `index` was built with"
+    if index.model.get('id') not in (None, embedder.id):
+        raise SimilarityIndexError(f"The index was built with the model at {index.model.get('path')} (weights {index.model['id']}), "
+                                   f"but {embedder.path} has weights {embedder.id}: query with that model, or rebuild the index with this one")
+    if index.model.get('features', 'pool') != embedder.features:
+        raise SimilarityIndexError(f"The index holds {index.model.get('features', 'pool')!r} features but the embedder computes "
+                                   f"{embedder.features!r}: use `Embedder(model, features={index.model.get('features', 'pool')!r})`")
+
+# %% ../nbs/07_similarity.ipynb #71815e53
+def index_embedder(index:SimilarityIndex, model=None, **kwargs) -> Embedder:
+    "The `Embedder` that queries `index`: its model (or `model`, a folder or `Predictor`) with the index's features"
+    model = model if model is not None else index.model.get('path')
+    if model is None: raise SimilarityIndexError("The index does not record its model: give the export folder it was built with")
+    emb = Embedder(model, features=index.model.get('features', 'pool'), **kwargs)
+    check_model(index, emb)
+    return emb
+
+# %% ../nbs/07_similarity.ipynb #d46140d0
+@patch
+def query(self:SimilarityIndex, embedder:Embedder, images:list, k:int=5, bs:int=32) -> list[dict]:
     "For each image: its `k` nearest gallery items (image, label, distance), or the error that stopped it being read"
     check_model(self, embedder)
     images = list(images)
@@ -191,27 +211,9 @@ def _query(self, embedder:Embedder, images:list, k:int=5, bs:int=32) -> list[dic
         for i,nb in zip(ok, self.neighbours(*self.search(np.asarray(e)[ok], k))): res[i] = dict(image=str(images[i]), neighbours=nb)
     return res
 
-def check_model(index:SimilarityIndex, embedder:Embedder):
-    "Raise unless `embedder` is the model (and the features) `index` was built with"
-    if index.model.get('id') not in (None, embedder.id):
-        raise SimilarityIndexError(f"The index was built with the model at {index.model.get('path')} (weights {index.model['id']}), "
-                                   f"but {embedder.path} has weights {embedder.id}: query with that model, or rebuild the index with this one")
-    if index.model.get('features', 'pool') != embedder.features:
-        raise SimilarityIndexError(f"The index holds {index.model.get('features', 'pool')!r} features but the embedder computes "
-                                   f"{embedder.features!r}: use `Embedder(model, features={index.model.get('features', 'pool')!r})`")
-
-def index_embedder(index:SimilarityIndex, model=None, **kwargs) -> Embedder:
-    "The `Embedder` that queries `index`: its model (or `model`, a folder or `Predictor`) with the index's features"
-    model = model if model is not None else index.model.get('path')
-    if model is None: raise SimilarityIndexError("The index does not record its model: give the export folder it was built with")
-    emb = Embedder(model, features=index.model.get('features', 'pool'), **kwargs)
-    check_model(index, emb)
-    return emb
-
-SimilarityIndex.neighbours,SimilarityIndex.query = _neighbours,_query
-
 # %% ../nbs/07_similarity.ipynb #07a6bda3
-def _save(self, path) -> Path:
+@patch
+def save(self:SimilarityIndex, path) -> Path:
     "Write the index into folder `path` (created)"
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     save_file({'embeddings': self.emb}, str(path/INDEX_EMB))
@@ -220,7 +222,8 @@ def _save(self, path) -> Path:
     (path/INDEX_JSON).write_text(json.dumps(meta) + '\n')
     return path
 
-def _load(cls, path) -> SimilarityIndex:
+@patch(cls_method=True)
+def load(cls:SimilarityIndex, path) -> SimilarityIndex:
     "The index saved in folder `path`"
     path = Path(path)
     if not (path/INDEX_JSON).exists() or not (path/INDEX_EMB).exists():
@@ -233,8 +236,6 @@ def _load(cls, path) -> SimilarityIndex:
     if emb is None or emb.shape != (meta['n'], meta['dim']):
         raise SimilarityIndexError(f"{path/INDEX_EMB} does not match {INDEX_JSON} ({meta['n']} × {meta['dim']}): the index is damaged; rebuild it")
     return cls(emb, meta['images'], meta['labels'], meta['model'])
-
-SimilarityIndex.save,SimilarityIndex.load = _save,classmethod(_load)
 
 # %% ../nbs/07_similarity.ipynb #16d32514
 def precision_at_k(index:SimilarityIndex, q:np.ndarray, labels:list, k:int=5, exclude:np.ndarray=None) -> float:
