@@ -187,7 +187,7 @@ def _train_cmd(sub):
     t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3; the cpu recipe's: 4e-3 for categories)")
     t.add_argument('--bs', type=int, help='batch size (default: 32)')
     t.add_argument('--crop-bbox', action=argparse.BooleanOptionalAction, help='crop images to their padded bounding box, where the dataset has one')
-    t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU')
+    t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU (default: on when training on the CPU)')
     t.add_argument('--fixed-groups', type=int, help='leading parameter groups (of 3: early body, late body, head) never trained, '
                    'batchnorm included: faster steps on a CPU (default: 0)')
     t.add_argument('--fp16', action=argparse.BooleanOptionalAction, help='mixed precision (needs a CUDA GPU)')

@@ -70,7 +70,7 @@ def fashion_learner(dls,                          # from `fashion_dls`
                     metrics=None,                 # default: per-group + mean accuracy, or top-1/3/5 accuracy
                     lin_ftrs:list=None, ps:float=0.5, concat_pool:bool=True, # head options, as in `vision_learner`
                     opt_func=Adam, lr:float=1e-3, cbs=None, path=None, model_dir='models', wd=None, train_bn:bool=True,
-                    channels_last:bool=False,     # NHWC weights and activations (fastai's `ChannelsLast`): faster on CPU
+                    channels_last:bool=None,      # NHWC weights and activations (fastai's `ChannelsLast`); default: on the CPU, where it is faster
                     fixed_groups:int=0,           # leading parameter groups never trained (`FixedGroups`): faster on CPU
                     **kwargs                      # passed on to `Learner`
                    ) -> FashionLearner:
@@ -90,11 +90,12 @@ def fashion_learner(dls,                          # from `fashion_dls`
     learn = FashionLearner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=fashion_splitter(arch),
                            cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, train_bn=train_bn, **kwargs)
     if pretrained: learn.freeze()
+    if channels_last is None: channels_last = torch.device(dls.device or 'cpu').type == 'cpu'
     if channels_last: learn.add_cb(ChannelsLast())
     if fixed_groups:
         FixedGroups.check(fixed_groups, len(learn.splitter(learn.model)))   # now, not after the DataLoaders and a fit start
         learn.add_cb(FixedGroups(fixed_groups))
-    store_attr('arch,pretrained,task', self=learn)
+    store_attr('arch,pretrained,task,channels_last', self=learn)
     return learn
 
 # %% ../nbs/03b_learner.ipynb #482893cb

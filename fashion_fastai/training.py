@@ -16,7 +16,7 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'train_settings', 'RunFolder', 'train']
 
 # %% ../nbs/09_training.ipynb #f6e1d3d3
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, bs=32, crop_bbox=False,
-                      channels_last=False, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
+                      channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
                       progressive=False, group_epochs=1, test_size=None)
 
 RECIPES = {
@@ -235,7 +235,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress) ->
     if not rank0: return None                  # the other processes of a distributed run: rank 0 writes the results
     names = ['valid_loss', *[m.name for m in learn.metrics]]
     fe = 0 if settings['progressive'] or not learn.pretrained else settings['freeze_epochs']
-    training = dict(data=str(data), task=dls.task, pretrained=o['pretrained'], **{**settings, 'lr': lr, 'freeze_epochs': fe},
+    training = dict(data=str(data), task=dls.task, pretrained=o['pretrained'], **{**settings, 'lr': lr, 'freeze_epochs': fe, 'channels_last': learn.channels_last},
                     seed=o['seed'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
                     train_seconds=train_s, seconds=round(time.time() - t0, 1))
     export_learner(learn, run.path, extra=dict(training=training))

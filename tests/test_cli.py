@@ -163,7 +163,7 @@ def dry(*args):
 def test_recipes_resolve_and_command_line_options_override_them():
     d = dry()                                          # no recipe: the documented defaults
     assert (d['recipe'], d['arch'], d['size'], d['test_size'], d['epochs'], d['freeze_epochs'], d['keep'], d['tta'], d['channels_last']) == \
-           (None, 'tf_efficientnet_lite0', 128, 128, 3, 1, 'best', False, False)
+           (None, 'tf_efficientnet_lite0', 128, 128, 3, 1, 'best', False, None)   # channels_last None: on when training on the CPU
     c = dry('--recipe', 'cpu')                         # the sample's 490 training images: 34,000 // 490 = 69, capped at 30
     assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
