@@ -9,6 +9,9 @@ from __future__ import annotations
 import json, time, csv, os, hashlib, uuid, random
 from pathlib import Path
 import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 from fastcore.basics import patch
 from fastcore.foundation import L
@@ -20,7 +23,7 @@ from fastai.learner import Learner
 
 # %% auto #0
 __all__ = ['monitor_of', 'HistoryCSV', 'rng_state', 'set_rng_state', 'Checkpoint', 'checkpoint_state', 'read_checkpoint',
-           'training_callbacks', 'fit_one_cycle_from']
+           'training_callbacks', 'fit_one_cycle_from', 'plot_history']
 
 # %% ../nbs/03c_checkpoint.ipynb #88190d74
 def monitor_of(learn) -> str:
@@ -178,3 +181,32 @@ def resume_fine_tune(self:Learner, epochs, base_lr=2e-3, freeze_epochs=1, lr_mul
     base_lr /= 2
     if done < epochs: fit_one_cycle_from(self, epochs, slice(base_lr/lr_mult, base_lr), done, pct_start=pct_start, div=div, **kwargs)
     return st
+
+# %% ../nbs/03c_checkpoint.ipynb #b5e980e2
+def plot_history(history,                 # `history.csv` (`HistoryCSV`), the run folder holding it, or its DataFrame
+                 out=None,                # also write the figure to this PNG file (e.g. 'results.png')
+                 dpi:int=100, ncols:int=4):
+    "Training and validation loss and every metric per epoch, across the stages of a run, the stage boundaries marked"
+    if isinstance(history, pd.DataFrame): df = history
+    else:
+        f = Path(history)/'history.csv' if Path(history).is_dir() else Path(history)
+        if not f.exists(): raise FileNotFoundError(f"No history to plot: {f} does not exist (train with `HistoryCSV`, as `training_callbacks` does)")
+        df = pd.read_csv(f)
+    if df.empty: raise ValueError("The history has no epochs yet: nothing to plot")
+    metrics = [c for c in df.columns if c not in ('stage', 'epoch', 'train_loss', 'valid_loss', 'seconds')]
+    n = 1 + len(metrics); ncols = min(n, ncols); nrows = -(-n // ncols)
+    fig,axs = plt.subplots(nrows, ncols, figsize=(3.4*ncols, 2.6*nrows + 0.4), squeeze=False)
+    axs,x = axs.flatten(),np.arange(1, len(df) + 1)
+    axs[0].plot(x, df.train_loss, '.-', label='train'); axs[0].plot(x, df.valid_loss, '.-', label='valid')
+    axs[0].set_title('loss'); axs[0].legend(fontsize=8)
+    for ax,m in zip(axs[1:], metrics): ax.plot(x, df[m], '.-', color='C2'); ax.set_title(m)
+    ends = [k + 0.5 for k in range(1, len(df)) if df.stage.iloc[k] != df.stage.iloc[k-1]]
+    for ax in axs[:n]:
+        for e in ends: ax.axvline(e, color='grey', ls='--', lw=0.8)
+        ax.set_xlabel('epoch', fontsize=8); ax.tick_params(labelsize=7); ax.title.set_fontsize(9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axs[n:]: ax.axis('off')
+    fig.suptitle(' → '.join(dict.fromkeys(df.stage)), fontsize=9)
+    fig.tight_layout()
+    if out is not None: fig.savefig(out, dpi=dpi); plt.close(fig)
+    return fig

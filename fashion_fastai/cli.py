@@ -204,6 +204,7 @@ def _train_cmd(sub):
                    help='attributes: grow one head per group in turn (body + that head, on its labelled images), then --epochs of all together')
     t.add_argument('--group-epochs', type=int, help='with --progressive: epochs of each group\'s branch stage (default: 1)')
     t.add_argument('--resume', action='store_true', help="carry on an interrupted run from --out's last checkpoint, with its settings")
+    t.add_argument('--no-interpret', dest='interpret', action='store_false', help="don't write the validation split's interpretation (confusion matrices, top losses) into --out/interpretation")
     t.add_argument('--dry-run', action='store_true', help='print the settings the run would use, then stop')
     t.add_argument('--out', help='folder to write the export, metrics.json and history.csv into (required unless --dry-run)')
     t.set_defaults(func=_train)

@@ -18,6 +18,7 @@ from . import __version__
 from .data import LoadImage
 from .models import AttributeHead, is_torchvision
 from .learner import attribute_vocab
+from .model_card import write_model_card
 from .export_format import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, ExportError, layer_spec, load_model
 
 # %% auto #0
@@ -90,25 +91,33 @@ def classes_of(dls) -> dict:
     "Head name → class names in model output order: one list per attribute group, or `label` → the categories"
     return attribute_vocab(dls) if getattr(dls, 'task', None) == 'attributes' else {'label': list(dls.vocab)}
 
+def _learner_facts(learn) -> dict:
+    "What the model card needs that only the Learner knows: its starting weights, image counts, the last validation"
+    r,names = getattr(learn, 'recorder', None),[]
+    if r is not None and getattr(r, 'values', None): names = [n for n in r.metric_names[1:-1] if n != 'train_loss']
+    return dict(pretrained=getattr(learn, 'pretrained', None), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
+                validation={n: round(float(v), 6) for n,v in zip(names, r.values[-1][1:])} if names else None)
+
 def export_learner(learn,                   # a trained Learner (from `fashion_learner` or `vision_learner`)
                    path,                     # the folder to write (created; existing files are replaced)
                    arch=None,                # backbone name, when the Learner does not know it (`learn.arch`)
                    check:bool=True,          # reload the folder and compare outputs with the Learner's
                    extra:dict=None           # more JSON-able facts to keep in config.json (metrics, data, …)
                   ) -> Path:
-    "Write `learn`'s model as `model.safetensors` and everything needed to use it as `config.json` in `path`"
+    "Write `learn`'s model as `model.safetensors`, everything needed to use it as `config.json`, and its model card (`README.md`) in `path`"
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     arch = arch or getattr(learn, 'arch', None)
     classes = classes_of(learn.dls)
     cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__,
                task='attributes' if list(classes) != ['label'] else 'categories',
-               model=model_spec(learn.model, arch), classes=classes, input=input_spec(learn.dls), **(extra or {}))
+               model=model_spec(learn.model, arch), classes=classes, input=input_spec(learn.dls), learner=_learner_facts(learn), **(extra or {}))
     sd = {k: v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
     save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
     (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
     items = getattr(learn.dls.valid, 'items', None)
     if hasattr(items, 'columns') and 'image' in items: (path/VALID).write_text(''.join(f'{i}\n' for i in items.image))
     if check: _check_export(learn.model, path)
+    write_model_card(path)
     return path
 
 def _check_export(model, path):

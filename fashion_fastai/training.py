@@ -8,7 +8,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/training.html.md"""
 from __future__ import annotations
 import contextlib, csv, inspect, json, sys, time
 from pathlib import Path
-from .datasets import GROUPS, read_dataset, task_of
+from .datasets import GROUPS, read_dataset, task_of, detect_layout
 from .sample import sample_path
 
 # %% auto #0
@@ -166,9 +166,10 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
           resume:bool=False,       # carry on the interrupted run in `out` from its last checkpoint, with its options
           dry_run:bool=False,      # return the settings the run would use, without training
           progress:bool=None,      # progress bars; False: a line per epoch (default: bars in a notebook or a terminal)
+          interpret:bool=True,     # write the validation split's interpretation (confusion matrices, top losses) into out/interpretation
           **settings               # any of `TRAIN_DEFAULTS` (arch, size, epochs, lr, …), overriding the recipe's
          ) -> dict|None:
-    "Fine-tune a pretrained backbone on `data`, write the export folder, metrics and history to `out`, and return the metrics"
+    "Fine-tune a pretrained backbone on `data`; write the export folder (with its model card), metrics, history, `results.png` and the validation interpretation to `out`; return the metrics"
     o = _options(data=data, recipe=recipe, task=task, seed=seed, valid_pct=valid_pct, holdout=holdout, presize=presize,
                  pretrained=pretrained, weights=weights, **settings)
     settings = None
@@ -177,10 +178,10 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
         defaults = _options(**{k: p.default for k,p in inspect.signature(train).parameters.items() if k in _OPTIONS})
         given = {k: v for k,v in o.items() if v != defaults[k]}            # what this call says, against the run's
         o,settings = RunFolder(out).resumed(given)
-    return _run(o, settings, out, workers, resume, dry_run, progress)
+    return _run(o, settings, out, workers, resume, dry_run, progress, interpret)
 
 # %% ../nbs/09_training.ipynb #35f7173f
-def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress) -> dict|None:
+def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, interpret=True) -> dict|None:
     "`train` with its options in `o` (and, resuming, the settings the run started with)"
     from fastai.torch_core import set_seed, rank_distrib, num_distrib
     from fastai.callback.progress import ProgressCallback
@@ -190,6 +191,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress) ->
     from fashion_fastai.callbacks import FlipTTA, log_progress
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
+    from fashion_fastai.checkpoint import plot_history
+    from fashion_fastai.model_card import write_model_card
     import torch
     if o['weights'] is not None and not o['pretrained']: raise ValueError("weights and pretrained=False (--weights, --no-pretrained) contradict each other: drop one")
     overrides = {k: o[k] for k in TRAIN_DEFAULTS}
@@ -235,8 +238,10 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress) ->
     if not rank0: return None                  # the other processes of a distributed run: rank 0 writes the results
     names = ['valid_loss', *[m.name for m in learn.metrics]]
     fe = 0 if settings['progressive'] or not learn.pretrained else settings['freeze_epochs']
-    training = dict(data=str(data), task=dls.task, pretrained=o['pretrained'], **{**settings, 'lr': lr, 'freeze_epochs': fe, 'channels_last': learn.channels_last},
-                    seed=o['seed'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
+    training = dict(data=str(data), layout=detect_layout(data), task=dls.task, pretrained=o['pretrained'], weights=o['weights'],
+                    **{**settings, 'lr': lr, 'freeze_epochs': fe, 'channels_last': learn.channels_last},
+                    overrides={k: v for k,v in overrides.items() if v is not None},
+                    seed=o['seed'], holdout=o['holdout'], valid_pct=o['valid_pct'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
                     train_seconds=train_s, seconds=round(time.time() - t0, 1))
     export_learner(learn, run.path, extra=dict(training=training))
     metrics = dict(**training, valid=dict(zip(names, [round(float(v), 6) for v in vals])))
@@ -245,5 +250,12 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress) ->
         n_rows = sum(1 for _ in (run.path/RunFolder.HISTORY).open()) - 1
         metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],
                                        epochs_run=n_rows - (n_before or 0))
+    if interpret:                                  # the validation split, as `vals`: the files `fashion-fastai interpret` writes
+        from fashion_fastai.interpret import FashionInterpretation
+        t1 = time.time()
+        FashionInterpretation.from_learner(learn).save(run.path/'interpretation')
+        metrics['interpret_seconds'] = round(time.time() - t1, 1)
+    plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')
     (run.path/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
+    write_model_card(run.path)                     # again, now with metrics.json's figures
     return dict(out=str(run.path), **metrics)

@@ -17,7 +17,7 @@ def test_sample_then_show_batch(tmp_path):
     assert (tmp_path/'b.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 def test_show_batch_defaults_to_the_embedded_sample(tmp_path):
-    r = run('show-batch', '--size', '64', '--bs', '4', '--max-n', '2', '--out', tmp_path/'b.png')
+    r = cli_in('show-batch', '--size', '64', '--bs', '4', '--max-n', '2', '--out', tmp_path/'b.png')
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info['task'] == 'attributes' and info['classes'] == dict(pattern=7, sleeve=3, length=3, neckline=4, fabric=6, fit=3)
@@ -46,7 +46,8 @@ def small(once):
 
 def test_train_writes_the_export_folder_metrics_and_history(small):
     m = small['model']
-    assert {'config.json', 'model.safetensors', 'metrics.json', 'history.csv'} <= {p.name for p in m.iterdir()}
+    assert {'config.json', 'model.safetensors', 'metrics.json', 'history.csv', 'README.md', 'results.png', 'interpretation'} <= {p.name for p in m.iterdir()}
+    assert (m/'interpretation'/'confusion_fabric.png').stat().st_size > 0 and (m/'results.png').read_bytes()[:4] == b'\x89PNG'
     assert (m/'models'/'best.pth').exists()
     cfg, metrics = json.loads((m/'config.json').read_text()), json.loads((m/'metrics.json').read_text())
     assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [32, 32]
@@ -104,17 +105,17 @@ def test_predict_one_line_per_image_and_errors_in_place(small, tmp_path):
         assert len(l['fit']['top_k']) == 3 and l['fit']['label'] == l['fit']['top_k'][0][0]
         ps = [p for _,p in l['pattern']['top_k']]
         assert ps == sorted(ps, reverse=True) and ps[0] == l['pattern']['prob']
-    r = run('predict', '--model', small['model'], *imgs)
+    r = cli_in('predict', '--model', small['model'], *imgs)
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
-    r = run('predict', '--model', small['model'], imgs[0], '--top-k', '7')     # every pattern: a distribution
+    r = cli_in('predict', '--model', small['model'], imgs[0], '--top-k', '7')     # every pattern: a distribution
     ps = [p for _,p in json.loads(r.stdout)['pattern']['top_k']]
     assert len(ps) == 7 and sum(ps) == pytest.approx(1, abs=1e-4)
 
 def test_export_onnx_then_predict_with_onnx(small):
-    r = run('export-onnx', '--model', small['model'])
+    r = cli_in('export-onnx', '--model', small['model'])
     assert r.returncode == 0, r.stderr
     img = sorted((small['data']/'img').glob('*.jpg'))[0]
-    a = json.loads(run('predict', '--model', small['model'], img).stdout)
+    a = json.loads(cli_in('predict', '--model', small['model'], img).stdout)
     o = run('predict', '--model', small['model'], img, '--onnx')
     assert o.returncode == 0, o.stderr
     b = json.loads(o.stdout)
@@ -123,7 +124,7 @@ def test_export_onnx_then_predict_with_onnx(small):
 
 def test_submit_writes_six_indices_per_test_image(small):
     out = small['tmp']/'prediction.txt'      # a file no other test writes
-    r = run('submit', '--model', small['model'], '--data', small['data'], '--out', out)
+    r = cli_in('submit', '--model', small['model'], '--data', small['data'], '--out', out)
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     n_test = len((small['data']/'split'/'test.txt').read_text().split())
@@ -214,7 +215,7 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     fixed = [k for k in sd if k.rsplit('.', 1)[0] in mods and sd[k].is_floating_point()]
     assert len(fixed) > 50 and all(torch.equal(got[k], sd[k]) for k in fixed)      # --fixed-groups 1: the early half as it came
     assert not torch.equal(got['0.model.conv_head.weight'], sd['0.model.conv_head.weight'])   # the late half trained
-    at64 = run('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta', '--size', '64')    # back at the training size
+    at64 = cli_in('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta', '--size', '64')    # back at the training size
     assert at64.returncode == 0, at64.stderr
     at64 = json.loads(at64.stdout)
     hist = (tmp_path/'m'/'history.csv').read_text().splitlines()
@@ -224,8 +225,8 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     cfg = json.loads((tmp_path/'m'/'config.json').read_text())
     assert cfg['model']['body']['arch'] == 'tf_efficientnet_lite0' and cfg['training']['tta'] is True
     assert (cfg['input']['size'], cfg['input']['presize']) == ([80, 80], [100, 100])      # exported at the test size: 1.25 × 64 × 80/64
-    tta = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)          # TTA: as the model was trained
-    plain = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta').stdout)
+    tta = json.loads(cli_in('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)          # TTA: as the model was trained
+    plain = json.loads(cli_in('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta').stdout)
     assert tta['tta'] is True and plain['tta'] is False
     assert tta['mean_accuracy'] == pytest.approx(m['valid_tta']['mean_accuracy'], abs=1e-6)
     assert plain['mean_accuracy'] == pytest.approx(m['valid']['mean_accuracy'], abs=1e-6)
@@ -293,7 +294,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     assert (m['size'], m['epochs']) == (64, 3)                                   # the interrupted run's settings
     assert [p.name for p in (out/'models').glob('checkpoint-*.pth')] != [f"{state['file']}.pth"]   # newer checkpoints replaced it
     assert len(list((out/'models').glob('checkpoint-*.pth'))) == 1
-    r = run('evaluate', '--model', out, '--split', 'holdout')
+    r = cli_in('evaluate', '--model', out, '--split', 'holdout')
     assert r.returncode == 0 and abs(json.loads(r.stdout)['mean_accuracy'] - m['valid']['mean_accuracy']) < 1e-6
 
 def test_resume_needs_a_started_run(tmp_path):
@@ -303,10 +304,12 @@ def test_resume_needs_a_started_run(tmp_path):
 def test_progressive_training_from_the_command_line(tmp_path):
     assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
     r = run('train', '--data', tmp_path/'d', '--size', '48', '--epochs', '1', '--progressive', '--bs', '8', '--workers', '0',
-            '--holdout', '12', '--out', tmp_path/'m')
+            '--holdout', '12', '--no-interpret', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     stages = [l.split(',')[0] for l in (tmp_path/'m'/'history.csv').read_text().splitlines()[1:]]
     assert stages == ['branch:pattern', 'branch:sleeve', 'branch:length', 'branch:neckline', 'branch:fabric', 'branch:fit', 'joint']
+    assert not (tmp_path/'m'/'interpretation').exists() and 'interpret_seconds' not in json.loads(r.stdout.strip().splitlines()[-1])
+    assert (tmp_path/'m'/'results.png').exists()                 # the plot, with all seven stages
     assert json.loads(r.stdout.strip().splitlines()[-1])['progressive'] is True
     assert cli_in('sample', tmp_path/'c', '--task', 'categories', '--n', '30').returncode == 0
     r = cli_in('train', '--data', tmp_path/'c', '--progressive', '--out', tmp_path/'m2')
@@ -326,5 +329,5 @@ def test_distributed_training_on_two_cpu_processes(tmp_path):
     hist = (tmp_path/'m'/'history.csv').read_text().splitlines()
     assert [l.split(',')[0] for l in hist[1:]] == ['frozen', 'unfrozen']       # one row per epoch, not one per process
     # the metrics gathered from both processes equal a single-process evaluation of the export on all 13 images
-    e = json.loads(run('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)
+    e = json.loads(cli_in('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)
     assert e['n'] == 13 and abs(e['mean_accuracy'] - lines[0]['valid']['mean_accuracy']) < 1e-6

@@ -17,7 +17,7 @@ def served(once):
     "A categories sample, a model trained on it for one epoch, and an index of its images (made once for all workers)"
     def make(d):
         assert cli('sample', d/'data', '--task', 'categories', '--n', '60', '--seed', '3').returncode == 0
-        r = cli('train', '--data', d/'data', '--size', '64', '--epochs', '1', '--bs', '16', '--workers', '0', '--out', d/'model')
+        r = cli('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--bs', '16', '--workers', '0', '--out', d/'model')
         assert r.returncode == 0, r.stderr
         r = cli('index', '--model', d/'model', '--images', d/'data'/'img', '--out', d/'index')
         assert r.returncode == 0, r.stderr

@@ -53,14 +53,15 @@ def test_every_base_command_runs_without_the_extras(tmp_path):
     assert r.returncode == 0 and r.stdout.strip().endswith('OK'), r.stderr[-3000:]
     assert 'Traceback' not in r.stderr
 
-@pytest.fixture(scope='module')
-def model(tmp_path_factory):
-    d = tmp_path_factory.mktemp('model')
-    assert cli('sample', d/'data', '--n', '30', '--seed', '1').returncode == 0
-    r = cli('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--freeze-epochs', '0', '--bs', '8', '--workers', '0',
-            '--no-pretrained', '--arch', 'resnet18', '--out', d/'m')
-    assert r.returncode == 0, r.stderr
-    return d
+@pytest.fixture(scope='session')
+def model(once):
+    "A tiny model and its data (made once for all workers)"
+    def make(d):
+        assert cli('sample', d/'data', '--n', '30', '--seed', '1').returncode == 0
+        r = cli('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--freeze-epochs', '0', '--bs', '8', '--workers', '0',
+                '--no-pretrained', '--arch', 'resnet18', '--out', d/'m')
+        assert r.returncode == 0, r.stderr
+    return once('user-paths-model', make)
 
 @pytest.mark.parametrize('argv,extra', [
     (['export-onnx', '--model', '{m}'], 'onnx'),
