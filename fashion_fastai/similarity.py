@@ -176,7 +176,8 @@ def search(self:SimilarityIndex, q:np.ndarray, k:int=5,
 # %% ../nbs/07_similarity.ipynb #852763bd
 @patch
 def neighbours(self:SimilarityIndex, dist:np.ndarray, idx:np.ndarray) -> list[list[dict]]:
-    return [[dict(image=self.images[j], label=self.labels[j], distance=round(float(d), 6)) for d,j in zip(dr, ir)]
+    "Each query's neighbours as dicts: `id` (the position in the gallery), image, label and cosine distance"
+    return [[dict(id=int(j), image=self.images[j], label=self.labels[j], distance=round(float(d), 6)) for d,j in zip(dr, ir)]
             for dr,ir in zip(dist, idx)]
 
 # %% ../nbs/07_similarity.ipynb #4c87d512

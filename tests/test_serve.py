@@ -2,11 +2,11 @@
 
 Its predictions equal `fashion-fastai predict`, `/similar` equals `fashion-fastai similar`, bad uploads get a 4xx with
 a message, and the server keeps serving afterwards."""
-import io, json, socket, struct, subprocess, time
+import io, json, shutil, socket, struct, subprocess, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pytest
-from conftest import EXE, CPU_ONLY, cli
+from conftest import EXE, CPU_ONLY, ROOT, cli
 
 httpx = pytest.importorskip('httpx', reason="the service tests need httpx (pip install -e '.[dev]')")
 pytest.importorskip('fastapi', reason="the service needs FastAPI (pip install -e '.[serve]')")
@@ -138,3 +138,65 @@ def test_an_index_of_another_model_is_a_one_line_error(served, tmp_path):
     (idx/'index.json').write_text(json.dumps(meta))
     r = cli('serve', '--model', served['model'], '--index', idx, '--port', str(_port()))
     assert r.returncode == 2 and 'rebuild the index' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+
+# --- the web page, in a real browser ---
+ARTIFACTS = ROOT/'test-artifacts'        # the page's screenshot is kept here (not committed)
+
+def _browser():
+    "Headless Chromium driven by selenium, or a skip that says what is missing"
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service as ChromeService
+    except ImportError: pytest.skip("the browser test needs selenium (pip install -e '.[dev]')")
+    chrome,driver = shutil.which('chromium') or '/usr/bin/chromium',shutil.which('chromedriver') or '/usr/bin/chromedriver'
+    if not (Path(chrome).exists() and Path(driver).exists()):
+        pytest.skip("the browser test needs Debian's chromium and chromium-driver: apt-get update && apt-get install chromium chromium-driver (.ci/run does)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    for a in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1200,860'): opts.add_argument(a)
+    return webdriver.Chrome(service=ChromeService(driver), options=opts)
+
+def test_the_web_page_in_a_real_browser(server, served, tmp_path):
+    "Upload through the page: the bars say what /predict says, the similar items are /similar's with their pictures, a refusal shows its message"
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    drv = _browser()
+    try:
+        drv.get(server + '/')
+        wait = WebDriverWait(drv, 60)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, 'body').get_attribute('data-ready') == '1')
+        assert f"index of {len(served['images'])} images" in drv.find_element(By.ID, 'model').text
+        img = served['images'][5]
+        drv.find_element(By.ID, 'file').send_keys(str(img))
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#similar figure img')) == 8 and
+                             all(d.execute_script('return arguments[0].complete && arguments[0].naturalWidth > 0', i)
+                                 for i in d.find_elements(By.CSS_SELECTOR, '#similar figure img')))
+        ref = post(server + '/predict', files={'file': (img.name, img.read_bytes(), 'image/jpeg')}, top_k=3).json()['predictions']
+        rows = drv.find_elements(By.CSS_SELECTOR, '.row')
+        shown = [(r.get_attribute('data-head'), r.get_attribute('data-label'), float(r.get_attribute('data-prob')), r.find_element(By.CLASS_NAME, 'p').text)
+                 for r in rows]
+        assert [(h, l) for h,l,_,_ in shown] == [(h, l) for h,p in ref.items() for l,_ in p['top_k']]
+        assert [p for _,_,p,_ in shown] == pytest.approx([p for v in ref.values() for _,p in v['top_k']], abs=1e-9)
+        assert [t for *_,t in shown] == [f'{100*p:.1f}%' for v in ref.values() for _,p in v['top_k']]      # the text on the bars
+        widths = [float(drv.execute_script('return arguments[0].querySelector(".bar").style.width', r)[:-1]) for r in rows]
+        assert widths == pytest.approx([round(100*p, 1) for _,_,p,_ in shown], abs=0.051)
+        sim = post(server + '/similar', img.read_bytes(), k=8).json()['neighbours']
+        figs = drv.find_elements(By.CSS_SELECTOR, '#similar figure')
+        assert [int(f.get_attribute('data-id')) for f in figs] == [n['id'] for n in sim] and sim[0]['image'] == str(img)
+        assert figs[0].find_element(By.TAG_NAME, 'figcaption').text == f"{sim[0]['label']} · {sim[0]['distance']:.3f}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        drv.save_screenshot(str(ARTIFACTS/'web-page.png'))
+        bad = tmp_path/'notes.txt'; bad.write_text('not a photo at all')
+        drv.find_element(By.ID, 'file').send_keys(str(bad))
+        wait.until(lambda d: d.find_element(By.ID, 'error').text)
+        detail = post(server + '/predict', bad.read_bytes()).json()['detail']
+        assert drv.find_element(By.ID, 'error').text == detail and detail.startswith('The upload (18 bytes)'), detail
+        assert not drv.find_elements(By.CSS_SELECTOR, '.row') and not drv.find_element(By.ID, 'similar-card').is_displayed()
+        drv.save_screenshot(str(ARTIFACTS/'web-page-refused.png'))
+    finally: drv.quit()
+
+def test_the_docs_page_still_works(server):
+    r = httpx.get(server + '/docs')
+    assert r.status_code == 200 and 'swagger' in r.text.lower()
+    assert '/gallery/{item}' in httpx.get(server + '/openapi.json').json()['paths']
