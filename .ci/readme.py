@@ -15,7 +15,7 @@ for c in nb['cells']:
     if c['cell_type'] == 'code' and prev == 'code': out[-1] = out[-1][:-len('\n```')] + f'\n{src}\n```'   # one block per run of code cells
     else: out.append(src if c['cell_type'] == 'markdown' else f'```python\n{src}\n```')
     prev = c['cell_type']
-# links to other notebooks are relative to nbs/ (as the docs site needs them); from the README they are under nbs/
-out = [re.sub(r'\]\((?!https?:|#)([^)\s]+\.ipynb)', r'](nbs/\1', o) for o in out]
+# links to other notebooks and to images are relative to nbs/ (as the docs site needs them); from the README they are under nbs/
+out = [re.sub(r'\]\((?!https?:|#)([^)\s]+\.ipynb|images/[^)\s]+)', r'](nbs/\1', o) for o in out]   # notebooks and nbs/images
 text = '<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(out) + '\n'
 (root/'README.md').write_text(text)
