@@ -47,3 +47,32 @@ def test_docs_check_reports_an_exported_name_without_documentation_and_a_mixed_i
     assert "00_datasets.ipynb: no show_doc section for ['bbox_crop']" in problems, problems
     assert any("mixes imports with other code" in p and "from fastcore.test import test_eq" in p for p in problems), problems
     assert not any('processing failed' in p for p in problems), problems
+
+# --- the tutorials are committed executed (python .ci/execute_tutorials.py): a reader on GitHub sees their outputs ---
+import ast, base64, pytest
+TUTORIALS = ['20_tutorial_categories.ipynb', '21_tutorial_attributes.ipynb', '22_tutorial_own_photos.ipynb']
+SHOWS = ('show_batch(', 'show_results(', 'plot_', 'lr_find(', 'plt.subplots(', '.plot.')
+
+def _meant_to_show(src:str) -> bool:
+    "A cell that draws, or whose last statement shows a value: a name, an attribute, a table (`.head()`, `.report()`, …)"
+    if any(s in src for s in SHOWS): return True
+    try: body = ast.parse(src).body
+    except SyntaxError: return False
+    if not body or not isinstance(body[-1], ast.Expr) or src.rstrip().endswith(';'): return False
+    v = body[-1].value
+    return not isinstance(v, ast.Call) or getattr(v.func, 'attr', None) in ('head', 'predict', 'summary', 'report', 'most_confused', 'sort_values')
+
+@pytest.mark.parametrize('name', TUTORIALS)
+def test_tutorials_are_stored_with_their_outputs(name):
+    cells = [c for c in json.loads((ROOT/'nbs'/name).read_text())['cells'] if c['cell_type'] == 'code']
+    for c in cells:
+        src = ''.join(c['source'])
+        flags = {l.replace(' ', '') for l in src.splitlines() if l.startswith('#|')}
+        if flags & {'#|slow', '#|hide'} or not _meant_to_show(src): continue
+        assert c['outputs'], f"{name}: this cell shows something but has no stored output: run python .ci/execute_tutorials.py\n{src}"
+        if any(s in src for s in SHOWS[:2] + ('plot_',)):
+            assert any({'image/png', 'image/jpeg'} & set(o.get('data', {})) for o in c['outputs']), f"{name}: no stored picture for\n{src}"
+    images = [base64.b64decode(v) for c in cells for o in c['outputs'] for k,v in o.get('data', {}).items() if k.startswith('image/')]
+    draws = [c for c in cells if '#| slow' not in ''.join(c['source']) and any(s in ''.join(c['source']) for s in SHOWS)]
+    assert images or not draws, name
+    assert not images or max(map(len, images)) < 120_000 and sum(map(len, images)) < 400_000, (name, sorted(map(len, images))[-3:])
