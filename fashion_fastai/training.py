@@ -250,10 +250,10 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         n_rows = sum(1 for _ in (run.path/RunFolder.HISTORY).open()) - 1
         metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],
                                        epochs_run=n_rows - (n_before or 0))
-    if interpret:                                  # the validation split, as `vals`: the files `fashion-fastai interpret` writes
+    if interpret:     # what `fashion-fastai interpret --split holdout` writes, by the same code: the export on its validation images
         from fashion_fastai.interpret import FashionInterpretation
         t1 = time.time()
-        FashionInterpretation.from_learner(learn).save(run.path/'interpretation')
+        FashionInterpretation.from_export(run.path, data, split='holdout').save(run.path/'interpretation')
         metrics['interpret_seconds'] = round(time.time() - t1, 1)
     plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')
     (run.path/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
