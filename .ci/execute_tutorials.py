@@ -26,6 +26,20 @@ def shrink(nb, limit:int=30_000):
             Image.open(io.BytesIO(base64.b64decode(d['image/png']))).convert('RGB').save(buf, 'JPEG', quality=75, optimize=True)
             if buf.tell() < len(d['image/png'])*3//4: d['image/jpeg'] = base64.b64encode(buf.getvalue()).decode(); del d['image/png']
 
+def clean_streams(nb):
+    "Progress bars drawn for a terminal (carriage returns, block characters) leave only their last state; empty streams go"
+    for c in nb.cells:
+        outs = []
+        for o in c.get('outputs', []):
+            if o.get('output_type') == 'stream':
+                text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+                lines = [l.split('\r')[-1] if l.split('\r')[-1].strip() else next((x for x in reversed(l.split('\r')) if x.strip()), '') for l in text.split('\n')]
+                lines = [l for l in lines if l.strip() and '█' not in l and '|----' not in l]
+                if not lines: continue
+                o['text'] = '\n'.join(lines) + '\n'
+            outs.append(o)
+        if c.cell_type == 'code': c.outputs = outs
+
 def execute(path:Path):
     from fastcore.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
@@ -39,7 +53,7 @@ def execute(path:Path):
         sh.run(SETUP)
         sh.run_all(nb, exc_stop=True, preproc=is_slow)
     finally: os.chdir(cwd)
-    shrink(nb)
+    shrink(nb); clean_streams(nb)
     write_nb(nb, path)
     nbdev_clean(fname=str(path))
 

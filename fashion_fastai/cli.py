@@ -110,7 +110,7 @@ def _index(args):
     idx = SimilarityIndex.build(Embedder(args.model, features=args.features, device=args.device), files, [label_of(f, root) for f in files], bs=args.bs, progress=_progress())
     idx.save(args.out)
     print(json.dumps(dict(out=str(args.out), n=len(idx), dim=int(idx.emb.shape[1]), unreadable=idx.n_unreadable,
-                          labels=len({l for l in idx.labels if l is not None}), model=idx.model, seconds=round(time.time() - t, 1))))
+                          labels=len({l for l in idx.labels if l is not None}), model=idx.model_info, seconds=round(time.time() - t, 1))))
 
 def _similar(args) -> int:
     "The nearest gallery images of each image, one JSON line each, and a contact sheet; exit code 1 if any could not be read"

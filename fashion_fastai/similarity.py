@@ -125,15 +125,15 @@ class SimilarityIndex:
     def __init__(self, emb:np.ndarray,    # (n, d) unit vectors
                  images:list,             # one image path per row
                  labels:list=None,        # one class name (or None) per row
-                 model:dict=None):        # `Embedder.info()` of the model that computed `emb`
+                 model_info:dict=None):   # `Embedder.info()` of the model that computed `emb`
         emb = np.ascontiguousarray(emb, dtype=np.float32)
         if emb.ndim != 2 or len(emb) != len(images): raise ValueError(f"{len(images)} images but embeddings of shape {emb.shape}")
         if not np.isfinite(emb).all(): raise ValueError("The embeddings have NaN rows (unreadable images): leave those images out")
-        self.emb,self.images,self.model = emb,[str(i) for i in images],model or {}
+        self.emb,self.images,self.model_info = emb,[str(i) for i in images],model_info or {}
         self.labels = list(labels) if labels is not None else [None]*len(images)
         self.n_unreadable = 0
     def __len__(self): return len(self.images)
-    def __repr__(self): return f"SimilarityIndex({len(self)} images, dim={self.emb.shape[1]}, model={self.model.get('id')!r})"
+    def __repr__(self): return f"SimilarityIndex({len(self)} images, dim={self.emb.shape[1]}, model={self.model_info.get('id')!r})"
 
 # %% ../nbs/07_similarity.ipynb #c758aa6f
 @patch(cls_method=True)
@@ -183,19 +183,19 @@ def neighbours(self:SimilarityIndex, dist:np.ndarray, idx:np.ndarray) -> list[li
 # %% ../nbs/07_similarity.ipynb #4c87d512
 def check_model(index:SimilarityIndex, embedder:Embedder):
     "Raise unless `embedder` is the model (and the features) `index` was built with"
-    if index.model.get('id') not in (None, embedder.id):
-        raise SimilarityIndexError(f"The index was built with the model at {index.model.get('path')} (weights {index.model['id']}), "
+    if index.model_info.get('id') not in (None, embedder.id):
+        raise SimilarityIndexError(f"The index was built with the model at {index.model_info.get('path')} (weights {index.model_info['id']}), "
                                    f"but {embedder.path} has weights {embedder.id}: query with that model, or rebuild the index with this one")
-    if index.model.get('features', 'pool') != embedder.features:
-        raise SimilarityIndexError(f"The index holds {index.model.get('features', 'pool')!r} features but the embedder computes "
-                                   f"{embedder.features!r}: use `Embedder(model, features={index.model.get('features', 'pool')!r})`")
+    if index.model_info.get('features', 'pool') != embedder.features:
+        raise SimilarityIndexError(f"The index holds {index.model_info.get('features', 'pool')!r} features but the embedder computes "
+                                   f"{embedder.features!r}: use `Embedder(model, features={index.model_info.get('features', 'pool')!r})`")
 
 # %% ../nbs/07_similarity.ipynb #71815e53
 def index_embedder(index:SimilarityIndex, model=None, **kwargs) -> Embedder:
     "The `Embedder` that queries `index`: its model (or `model`, a folder or `Predictor`) with the index's features"
-    model = model if model is not None else index.model.get('path')
+    model = model if model is not None else index.model_info.get('path')
     if model is None: raise SimilarityIndexError("The index does not record its model: give the export folder it was built with")
-    emb = Embedder(model, features=index.model.get('features', 'pool'), **kwargs)
+    emb = Embedder(model, features=index.model_info.get('features', 'pool'), **kwargs)
     check_model(index, emb)
     return emb
 
@@ -218,7 +218,7 @@ def save(self:SimilarityIndex, path) -> Path:
     "Write the index into folder `path` (created)"
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     save_file({'embeddings': self.emb}, str(path/INDEX_EMB))
-    meta = dict(format='fashion-fastai-index', format_version=1, model=self.model, n=len(self), dim=int(self.emb.shape[1]),
+    meta = dict(format='fashion-fastai-index', format_version=1, model=self.model_info, n=len(self), dim=int(self.emb.shape[1]),
                 metric='cosine', images=self.images, labels=self.labels)
     (path/INDEX_JSON).write_text(json.dumps(meta) + '\n')
     return path
