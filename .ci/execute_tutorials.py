@@ -33,8 +33,8 @@ def clean_streams(nb):
         for o in c.get('outputs', []):
             if o.get('output_type') == 'stream':
                 text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
-                lines = [l.split('\r')[-1] if l.split('\r')[-1].strip() else next((x for x in reversed(l.split('\r')) if x.strip()), '') for l in text.split('\n')]
-                lines = [l for l in lines if l.strip() and '█' not in l and '|----' not in l]
+                states = [[x for x in l.split('\r') if x.strip()] for l in text.split('\n')]    # what each line was redrawn as
+                lines = [s[-1] for s in states if s and '█' not in s[-1] and '|----' not in s[-1]]
                 if not lines: continue
                 o['text'] = '\n'.join(lines) + '\n'
             outs.append(o)

@@ -102,7 +102,8 @@ def export_learner(learn,                   # a trained Learner (from `fashion_l
                    path,                     # the folder to write (created; existing files are replaced)
                    arch=None,                # backbone name, when the Learner does not know it (`learn.arch`)
                    check:bool=True,          # reload the folder and compare outputs with the Learner's
-                   extra:dict=None           # more JSON-able facts to keep in config.json (metrics, data, …)
+                   extra:dict=None,          # more JSON-able facts to keep in config.json (metrics, data, …)
+                   card:bool=True            # write the model card (`train` writes it once `metrics.json` exists)
                   ) -> Path:
     "Write `learn`'s model as `model.safetensors`, everything needed to use it as `config.json`, and its model card (`README.md`) in `path`"
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
@@ -117,7 +118,7 @@ def export_learner(learn,                   # a trained Learner (from `fashion_l
     items = getattr(learn.dls.valid, 'items', None)
     if hasattr(items, 'columns') and 'image' in items: (path/VALID).write_text(''.join(f'{i}\n' for i in items.image))
     if check: _check_export(learn.model, path)
-    write_model_card(path)
+    if card: write_model_card(path)
     return path
 
 def _check_export(model, path):

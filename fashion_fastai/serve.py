@@ -48,7 +48,7 @@ class Service:
         self.embedder = None if index is None else index_embedder(self.index, self.predictor)
         self.max_pixels,self.lock,self.started = max_pixels,threading.Lock(),time.time()
         # the folder the gallery pictures may be served from: the one holding them all (symlinks are followed, then checked against it)
-        self.gallery_root = None if index is None else Path(os.path.commonpath([Path(p).absolute().parent for p in self.index.images]))
+        self.gallery_root = None if index is None else Path(os.path.commonpath([Path(p).absolute().parent for p in self.index.images])).resolve()
 
     def _batch(self, data:bytes) -> torch.Tensor:
         p = self.predictor.preprocess
@@ -173,6 +173,6 @@ def gallery_file(self:Service, item:str) -> Path:
     p = Path(self.index.images[int(item)]).absolute()
     try: real = p.resolve(strict=True)
     except OSError: raise UploadError(404, f"Gallery item {item} is no longer on disk") from None
-    if not (real.is_file() and real.is_relative_to(self.gallery_root.resolve())):
+    if not (real.is_file() and real.is_relative_to(self.gallery_root)):
         raise UploadError(404, f"Gallery item {item} leads outside the gallery folder: not served")
     return real

@@ -243,7 +243,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
                     overrides={k: v for k,v in overrides.items() if v is not None},
                     seed=o['seed'], holdout=o['holdout'], valid_pct=o['valid_pct'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
                     train_seconds=train_s, seconds=round(time.time() - t0, 1))
-    export_learner(learn, run.path, extra=dict(training=training))
+    export_learner(learn, run.path, extra=dict(training=training), card=False)   # the card comes last, with metrics.json's figures
     metrics = dict(**training, valid=dict(zip(names, [round(float(v), 6) for v in vals])))
     if tta_vals is not None: metrics['valid_tta'] = dict(zip(names, [round(float(v), 6) for v in tta_vals]))
     if start is not None:
@@ -257,5 +257,5 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         metrics['interpret_seconds'] = round(time.time() - t1, 1)
     plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')
     (run.path/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
-    write_model_card(run.path)                     # again, now with metrics.json's figures
+    write_model_card(run.path)
     return dict(out=str(run.path), **metrics)
