@@ -8,7 +8,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/cli.html.md"""
 from __future__ import annotations
 import argparse, contextlib, json, sys, time
 from pathlib import Path
-from .datasets import DatasetError, ImageError, detect_layout, read_dataset, label_cols
+from .datasets import DatasetError, ImageError, IMAGE_EXTS, detect_layout, read_dataset, label_cols
 from .sample import TASKS, make_sample, sample_path
 from .export_format import ExportFolderError
 from .inference import Predictor, export_onnx
@@ -78,8 +78,15 @@ def _interpret(args):
                           accuracy={g: round(float(v), 6) for g,v in s.accuracy.items()}, files=sorted(files))))
 
 def _predict(args) -> int:
-    "One JSON line per image; exit code 1 when any image could not be read"
+    "One JSON line per image, or with --out a table of a whole catalogue (`predict_catalogue`); exit code 1 when any image could not be read"
     pred = _predictor(args, backend='onnx' if args.onnx else 'torch')
+    if args.out:
+        from fashion_fastai.catalogue import predict_catalogue
+        src = args.images[0] if len(args.images) == 1 and not Path(args.images[0]).suffix.lower() in IMAGE_EXTS else args.images
+        res = predict_catalogue(pred, src, args.out, top_k=args.top_k, bs=args.bs, progress=args.progress)
+        print(json.dumps(res))
+        if res['unreadable']: print(f"fashion-fastai predict: {res['unreadable']} of {res['images'] - res['already_done']} image(s) could not be read (rows with an error in {args.out})", file=sys.stderr)
+        return 1 if res['unreadable'] else 0
     res = pred.predict(args.images, top_k=args.top_k, bs=args.bs)
     for r in res: print(json.dumps(r))
     bad = sum('error' in r for r in res)
@@ -127,13 +134,11 @@ def _similar(args) -> int:
 
 def _serve(args):
     "Serve the model (and index) over HTTP until interrupted"
-    from fashion_fastai.serve import Service, create_app
-    app = create_app(Service(args.model, index=args.index, tta=args.tta, device=args.device, max_pixels=args.max_pixels),
-                     max_bytes=int(args.max_mb * 2**20))
-    try: import uvicorn
-    except ImportError: raise ImportError("The service needs FastAPI and uvicorn: pip install 'fashion-fastai[serve]'") from None
-    print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index)), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    from fashion_fastai.serve import serve
+    print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index, workers=args.workers)), flush=True)
+    serve(args.model, index=args.index, host=args.host, port=args.port, workers=args.workers, tta=args.tta, device=args.device,
+          max_pixels=args.max_pixels, max_bytes=int(args.max_mb * 2**20), max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+          log_level=args.log_level)
 
 # %% ../nbs/10_cli.ipynb #a4083f77
 def _lr(s:str):
@@ -185,6 +190,7 @@ def _train_cmd(sub):
     t.add_argument('--epochs', type=int, help='epochs with all layers trainable (default: 3)')
     t.add_argument('--freeze-epochs', type=int, help='epochs with the body frozen first (default: 1)')
     t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3; the cpu recipe's: 4e-3 for categories)")
+    t.add_argument('--lr-steps', type=int, help="with --lr find: lr_find's mini-batches (default: 100; fewer on a small dataset)")
     t.add_argument('--bs', type=int, help='batch size (default: 32)')
     t.add_argument('--crop-bbox', action=argparse.BooleanOptionalAction, help='crop images to their padded bounding box, where the dataset has one')
     t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU (default: on when training on the CPU)')
@@ -235,8 +241,10 @@ def _model_cmds(sub):
     i.add_argument('--top-losses', type=int, default=9, help='images in top_losses.png and top_losses.csv (default: %(default)s)')
     i.set_defaults(func=_interpret)
     r = _model_cmd(sub, 'predict', 'predict images with an export folder: one JSON line per image (no fastai needed)')
-    r.add_argument('images', nargs='+', help='image files')
+    r.add_argument('images', nargs='+', help='image files; with --out, also a folder (searched recursively) or a text/CSV file listing them')
     r.add_argument('--top-k', type=int, default=1, help='also list the k most likely classes of each head')
+    r.add_argument('--out', help='write a table instead of JSON lines: a .csv file or a .parquet folder, resumed if it exists')
+    r.add_argument('--progress', action=argparse.BooleanOptionalAction, help='with --out: a progress bar in images/s (default: when stderr is a terminal)')
     r.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime (see export-onnx)')
     r.set_defaults(func=_predict)
     u = _model_cmd(sub, 'submit', "write the attribute challenge's prediction file (no fastai needed)")
@@ -274,6 +282,9 @@ def _serve_cmd(sub):
     v.add_argument('--host', default='127.0.0.1'); v.add_argument('--port', type=int, default=8000)
     v.add_argument('--max-mb', type=float, default=10, help='largest request body in MiB; larger ones get 413 (default: %(default)s)')
     v.add_argument('--max-pixels', type=int, default=40_000_000, help='largest image in pixels; larger ones get 413 (default: %(default)s)')
+    v.add_argument('--workers', type=int, default=1, help='processes, each with its own model and an equal share of the CPU threads (default: %(default)s)')
+    v.add_argument('--max-batch', type=int, default=8, help='concurrent requests run as one forward pass, up to this many; 1: one at a time (default: %(default)s)')
+    v.add_argument('--max-wait-ms', type=float, default=5., help='how long a request waits for others to join its batch (default: %(default)s)')
     v.add_argument('--log-level', default='info', choices=['critical', 'error', 'warning', 'info', 'debug'])
     v.set_defaults(func=_serve)
 

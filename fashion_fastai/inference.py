@@ -189,24 +189,28 @@ class Predictor:
 
     def batches(self, images:list, bboxes=None, bs:int=32, progress:bool=False,
                 errors:dict=None):            # where to put the messages of unreadable images (None: raise `ImageError`)
-        "(indices, preprocessed batch) of the readable images among `images`, `bs` at a time, decoded on the worker threads"
+        """(indices, preprocessed batch) of the readable images among `images`, `bs` at a time, decoded on the worker
+        threads one batch ahead: the next batch is decoding while the caller runs the model on this one"""
         def load(k):
             try: return self.preprocess.item(images[k], None if bboxes is None else bboxes[k])
             except ImageError as e:
                 if errors is None: raise
                 errors[k] = str(e)
-        for idx in _progress(_batches(len(images), bs), -(-len(images)//bs), progress):
-            loaded = list(self._map(load, idx))
+        idxs = list(_batches(len(images), bs))
+        ahead = self._submit(load, idxs[0]) if idxs else None
+        for j,idx in enumerate(_progress(idxs, len(idxs), progress)):
+            loaded = [f() for f in ahead]
+            if j + 1 < len(idxs): ahead = self._submit(load, idxs[j + 1])
             ok = [k for k,t in zip(idx, loaded) if t is not None]
             if ok: yield ok, self.preprocess.batch([t for t in loaded if t is not None])
 
-    def _map(self, f, xs):
-        "`map` on the worker threads (PIL decodes and resizes with the GIL released)"
-        if self.workers <= 1: return map(f, xs)
+    def _submit(self, f, xs) -> list:
+        "`f(x)` for each of `xs`, started on the worker threads (PIL decodes and resizes with the GIL released): a callable per result"
+        if self.workers <= 1: return [(lambda x=x: f(x)) for x in xs]
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix='fashion-fastai')
-        return self._pool.map(f, xs)
+        return [self._pool.submit(f, x).result for x in xs]
 
     def decode(self, probs:dict, i:int, top_k:int=1) -> dict:
         "Head → {label, index, prob, top_k} for image `i` of `probs`"

@@ -15,7 +15,7 @@ from .sample import sample_path
 __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'train_settings', 'RunFolder', 'train']
 
 # %% ../nbs/09_training.ipynb #f6e1d3d3
-TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, bs=32, crop_bbox=False,
+TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
                       progressive=False, group_epochs=1, test_size=None)
 
@@ -53,6 +53,7 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         settings['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
     if settings['epochs'] is not None and settings['epochs'] < 1 or settings['freeze_epochs'] < 0 or settings['group_epochs'] < 1:
         raise ValueError("epochs and group_epochs must be at least 1 and freeze_epochs at least 0")
+    if settings['lr_steps'] < 10: raise ValueError(f"lr_steps {settings['lr_steps']} (--lr-steps): lr_find needs at least 10 mini-batches to suggest a rate")
     settings['test_size'] = settings['test_size'] or settings['size']
     if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
     return dict(recipe=recipe, **settings)
@@ -225,7 +226,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         if settings['lr'] != 'find': lr = float(settings['lr'])
         elif resume and 'lr_found' in (saved := run.read()): lr = saved['lr_found']   # the value the interrupted run found
         else:
-            lr = learn.lr_find(show_plot=False).valley
+            lr = learn.lr_find(num_it=settings['lr_steps'], show_plot=False).valley
             print(f'lr_find suggests {lr:.2e} (valley)')
             if rank0: run.write(lr_found=lr)
         n_before = run.trim_history() if resume and rank0 else None

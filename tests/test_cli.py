@@ -38,7 +38,7 @@ def small(once):
     def make(d):
         assert cli_in('sample', d/'data', '--n', '60', '--seed', '5').returncode == 0
         r = run('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--freeze-epochs', '1', '--bs', '16',
-                '--lr', 'find', '--workers', '0', '--crop-bbox', '--out', d/'model')
+                '--lr', 'find', '--lr-steps', '20', '--workers', '0', '--crop-bbox', '--out', d/'model')
         assert r.returncode == 0, r.stderr
         (d/'train.json').write_text(r.stdout.strip().splitlines()[-1]); (d/'train.err').write_text(r.stderr)
     d = once('cli-small', make)
@@ -52,7 +52,7 @@ def test_train_writes_the_export_folder_metrics_and_history(small):
     cfg, metrics = json.loads((m/'config.json').read_text()), json.loads((m/'metrics.json').read_text())
     assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [32, 32]
     assert metrics['n_valid'] == 9 and {k: v for k,v in metrics.items() if k not in ('valid', 'interpret_seconds')} == cfg['training']   # the export records the run
-    assert metrics['lr'] != 2e-3 and 'lr_find suggests' in small['stderr']     # --lr find was used
+    assert metrics['lr'] != 2e-3 and 'lr_find suggests' in small['stderr'] and metrics['lr_steps'] == 20    # --lr find was used, for 20 steps
     rows = (m/'history.csv').read_text().splitlines()
     assert rows[0].startswith('stage,epoch') and len(rows) == 3                # header, frozen epoch, unfrozen epoch
     # the best epoch is kept (keep='best'): its score is the best in the history, and the validation of the kept model
@@ -121,6 +121,27 @@ def test_export_onnx_then_predict_with_onnx(small):
     b = json.loads(o.stdout)
     for g in ('pattern', 'fit'):
         assert a[g]['label'] == b[g]['label'] and a[g]['prob'] == pytest.approx(b[g]['prob'], abs=1e-4)
+
+def test_predict_a_folder_into_a_table_resumes_and_records_unreadable_images(small, tmp_path):
+    import pandas as pd
+    out = tmp_path/'p.csv'
+    r = cli_in('predict', '--model', small['model'], small['data']/'img', '--out', out, '--top-k', '2')
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert (res['images'], res['already_done'], res['predicted'], res['unreadable']) == (60, 0, 60, 0)
+    df = pd.read_csv(out)
+    assert len(df) == 60 and df.image.is_unique and {'pattern', 'pattern_prob', 'pattern_top_k', 'fit'} <= set(df.columns)
+    one = json.loads(cli_in('predict', '--model', small['model'], df.image[0], '--top-k', '2').stdout)
+    assert df.pattern[0] == one['pattern']['label'] and df.pattern_prob[0] == pytest.approx(one['pattern']['prob'], abs=1e-5)
+    again = json.loads(cli_in('predict', '--model', small['model'], small['data']/'img', '--out', out, '--top-k', '2').stdout)
+    assert (again['already_done'], again['predicted']) == (60, 0) and len(pd.read_csv(out)) == 60
+    lst = tmp_path/'list.txt'
+    lst.write_text('\n'.join([*df.image[:3], str(tmp_path/'gone.jpg')]) + '\n')
+    pq = tmp_path/'p.parquet'
+    r = cli_in('predict', '--model', small['model'], lst, '--out', pq)
+    assert r.returncode == 1 and '1 of 4 image(s) could not be read' in r.stderr, r.stderr
+    t = pd.read_parquet(pq)
+    assert len(t) == 4 and t.error.notna().sum() == 1 and 'gone.jpg' in t.error.dropna().iloc[0]
 
 def test_submit_writes_six_indices_per_test_image(small):
     out = small['tmp']/'prediction.txt'      # a file no other test writes

@@ -98,6 +98,9 @@ def _compare(trained, backend):
 def test_probabilities_equal_get_preds_without_fastai(trained):
     _compare(trained, 'torch')
 
+# ONNX for the default backbone (Lite0): 05_inference compares both tasks' ONNX probabilities with fastai's; here the
+# export and the runtime run where fastai cannot be imported (each dynamo export costs ~10 s)
+@pytest.mark.parametrize('trained', ['attributes'], indirect=True)
 def test_onnx_probabilities_equal_get_preds(trained):
     r = run_blocked('from fashion_fastai.cli import main; sys.exit(main(["export-onnx", "--model", sys.argv[1]]))', trained['out'])
     assert r.returncode == 0, r.stderr

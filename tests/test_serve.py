@@ -6,7 +6,7 @@ import io, json, shutil, socket, struct, subprocess, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pytest
-from conftest import EXE, CPU_ONLY, ROOT, cli
+from conftest import EXE, CPU_ONLY, ROOT, cli, cli_in
 
 httpx = pytest.importorskip('httpx', reason="the service tests need httpx (pip install -e '.[dev]')")
 pytest.importorskip('fastapi', reason="the service needs FastAPI (pip install -e '.[serve]')")
@@ -16,10 +16,11 @@ from PIL import Image
 def served(once):
     "A categories sample, a model trained on it for one epoch, and an index of its images (made once for all workers)"
     def make(d):
-        assert cli('sample', d/'data', '--task', 'categories', '--n', '60', '--seed', '3').returncode == 0
-        r = cli('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--bs', '16', '--workers', '0', '--out', d/'model')
+        # in this process (`cli_in`): these commands are tested as commands elsewhere; here they only make the fixture
+        assert cli_in('sample', d/'data', '--task', 'categories', '--n', '60', '--seed', '3').returncode == 0
+        r = cli_in('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--bs', '16', '--workers', '0', '--no-interpret', '--out', d/'model')
         assert r.returncode == 0, r.stderr
-        r = cli('index', '--model', d/'model', '--images', d/'data'/'img', '--out', d/'index')
+        r = cli_in('index', '--model', d/'model', '--images', d/'data'/'img', '--out', d/'index')
         assert r.returncode == 0, r.stderr
     d = once('serve', make)
     return dict(model=d/'model', index=d/'index', images=sorted((d/'data'/'img').rglob('*.jpg')))
@@ -69,6 +70,26 @@ def test_predict_equals_the_predict_command(server, served):
     assert got['prob'] == pytest.approx(ref['prob'], abs=1e-5)
     raw = post(server + '/predict', img.read_bytes(), top_k=3).json()['predictions']['label']     # the raw body
     assert raw == got
+
+def test_two_worker_processes_answer_concurrent_requests_alike(served):
+    "`serve --workers 2`: two processes behind one port, each with its own model and one thread; 32 concurrent requests, the same answers"
+    url, p = start('--model', served['model'], '--workers', '2', '--max-batch', '4')
+    try:
+        imgs = [i.read_bytes() for i in served['images'][:8]]
+        ref = [post(url + '/predict', b, top_k=3).json()['predictions'] for b in imgs]
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(8) as ex: got = list(ex.map(lambda i: (i, post(url + '/predict', imgs[i % 8], top_k=3)), range(32)))
+        assert all(r.status_code == 200 for _,r in got)
+        for i,r in got:
+            g,e = r.json()['predictions']['label'], ref[i % 8]['label']
+            assert g['label'] == e['label'] and g['prob'] == pytest.approx(e['prob'], abs=1e-5)
+        import psutil
+        kids = psutil.Process(p.pid).children(recursive=True)
+        assert len([k for k in kids if 'python' in k.name().lower() or 'fashion' in ' '.join(k.cmdline())]) >= 2, kids
+    finally:
+        p.terminate()
+        try: p.wait(30)
+        except subprocess.TimeoutExpired: p.kill()
 
 def test_similar_equals_the_similar_command(server, served, tmp_path):
     img = served['images'][5]

@@ -2,11 +2,11 @@
 Python API training exactly as the command line does."""
 import json, subprocess, sys, textwrap
 import pytest
-from conftest import ROOT, CPU_ONLY, cli
+from conftest import ROOT, CPU_ONLY, cli, cli_in
 
 # starlette and python-multipart are not among them: fastprogress imports them (through python-fasthtml), so every
 # install has them; uvicorn comes with python-fasthtml too, but only the service imports it
-EXTRAS = ('accelerate', 'onnx', 'onnxruntime', 'onnxscript', 'fastapi', 'uvicorn')
+EXTRAS = ('accelerate', 'onnx', 'onnxruntime', 'onnxscript', 'fastapi', 'uvicorn', 'pyarrow')
 # None in sys.modules is how Python says "not installed" to both `import` (ModuleNotFoundError) and
 # `importlib.util.find_spec` (None), which libraries such as torch use to look for optional packages
 BLOCK = f"""
@@ -57,9 +57,9 @@ def test_every_base_command_runs_without_the_extras(tmp_path):
 def model(once):
     "A tiny model and its data (made once for all workers)"
     def make(d):
-        assert cli('sample', d/'data', '--n', '30', '--seed', '1').returncode == 0
-        r = cli('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--freeze-epochs', '0', '--bs', '8', '--workers', '0',
-                '--no-pretrained', '--arch', 'resnet18', '--out', d/'m')
+        assert cli_in('sample', d/'data', '--n', '30', '--seed', '1').returncode == 0      # in this process: a fixture, not a test of the command
+        r = cli_in('train', '--data', d/'data', '--size', '32', '--epochs', '1', '--freeze-epochs', '0', '--bs', '8', '--workers', '0',
+                '--no-pretrained', '--arch', 'resnet18', '--no-interpret', '--out', d/'m')
         assert r.returncode == 0, r.stderr
     return once('user-paths-model', make)
 
@@ -67,6 +67,7 @@ def model(once):
     (['export-onnx', '--model', '{m}'], 'onnx'),
     (['predict', '--model', '{m}', '--onnx', '{img}'], 'onnx'),
     (['serve', '--model', '{m}'], 'serve'),
+    (['predict', '--model', '{m}', '{d}', '--out', '{m}-p.parquet'], 'parquet'),
     (['train', '--data', '{d}', '--size', '32', '--epochs', '1', '--bs', '8', '--workers', '0', '--out', '{m}2'], 'distributed'),
 ])
 def test_a_missing_extra_is_a_one_line_error_naming_it(model, argv, extra):
@@ -93,9 +94,9 @@ def test_python_m_runs_the_command(tmp_path):
 
 def test_python_api_and_command_line_train_alike(tmp_path):
     "`train(...)` and `fashion-fastai train` with the same settings and seed: the same normalisation, the same metrics"
-    assert cli('sample', tmp_path/'d', '--n', '40', '--seed', '2').returncode == 0
+    assert cli_in('sample', tmp_path/'d', '--n', '40', '--seed', '2').returncode == 0
     opts = dict(size=32, epochs=1, bs=8, workers=0, holdout=8, seed=3)
-    r = cli('train', '--data', tmp_path/'d', '--out', tmp_path/'cli', *[x for k,v in opts.items() for x in (f'--{k}', v)])
+    r = cli('train', '--data', tmp_path/'d', '--out', tmp_path/'cli', '--no-interpret', *[x for k,v in opts.items() for x in (f'--{k}', v)])
     assert r.returncode == 0, r.stderr
     code = f"""
     import json, sys
@@ -103,7 +104,7 @@ def test_python_api_and_command_line_train_alike(tmp_path):
     from fashion_fastai.data import fashion_dls
     from fashion_fastai.learner import fashion_learner
     from fashion_fastai.data import norm_stats
-    res = train(sys.argv[1], out=sys.argv[2], **{opts!r})
+    res = train(sys.argv[1], out=sys.argv[2], interpret=False, **{opts!r})
     dls = fashion_dls(sys.argv[1], bs=8, size=32, holdout=8, num_workers=0)    # the three-line API
     learn = fashion_learner(dls)
     print(json.dumps(dict(res=res, stats=norm_stats(learn.dls))))
@@ -120,7 +121,7 @@ def test_python_api_and_command_line_train_alike(tmp_path):
 
 def test_training_in_a_log_prints_a_line_per_epoch(tmp_path):
     "stderr not a terminal (CI, `> log 2>&1`): the fit table, and no carriage-return progress updates"
-    assert cli('sample', tmp_path/'d', '--n', '30', '--seed', '2').returncode == 0
+    assert cli_in('sample', tmp_path/'d', '--n', '30', '--seed', '2').returncode == 0
     r = cli('train', '--data', tmp_path/'d', '--size', '32', '--epochs', '2', '--bs', '8', '--workers', '0', '--holdout', '6', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     assert '\r' not in r.stderr, r.stderr[:500]
