@@ -57,7 +57,10 @@ def _progress(): return sys.stderr.isatty()
 
 def _predictor(args, **kwargs) -> Predictor:
     "The export folder's `Predictor`, with mirror TTA if `--tta`, or by default if the model was trained with it"
-    return Predictor(args.model, device=args.device, size=getattr(args, 'size', None), tta=args.tta, **kwargs)
+    onnx = getattr(args, 'onnx', False)
+    if getattr(args, 'int8', False) and not onnx: raise ValueError('--int8 runs the ONNX Runtime model: add --onnx')
+    return Predictor(args.model, device=args.device, size=getattr(args, 'size', None), tta=args.tta,
+                     backend='onnx' if onnx else 'torch', int8=getattr(args, 'int8', False), bf16=getattr(args, 'bf16', False), **kwargs)
 
 def _evaluate(args):
     "Metrics of an export folder on a dataset split (default: of the dataset it was trained on), as one JSON object"
@@ -79,7 +82,7 @@ def _interpret(args):
 
 def _predict(args) -> int:
     "One JSON line per image, or with --out a table of a whole catalogue (`predict_catalogue`); exit code 1 when any image could not be read"
-    pred = _predictor(args, backend='onnx' if args.onnx else 'torch')
+    pred = _predictor(args)
     if args.out:
         from fashion_fastai.catalogue import predict_catalogue
         src = args.images[0] if len(args.images) == 1 and not Path(args.images[0]).suffix.lower() in IMAGE_EXTS else args.images
@@ -101,8 +104,19 @@ def _submit(args):
     print(json.dumps(dict(out=str(out), split=args.split, n=len(lines))))
 
 def _export_onnx(args):
-    "Write model.onnx into the export folder"
-    print(json.dumps(dict(onnx=str(export_onnx(args.model, opset=args.opset)))))
+    "Write model.onnx into the export folder (and with --int8, model.int8.onnx)"
+    res = dict(onnx=str(export_onnx(args.model, opset=args.opset)))
+    if args.int8:
+        from fashion_fastai.quantize import quantize_onnx
+        t = time.time()
+        res.update(int8=str(quantize_onnx(args.model, images=_calibration(args.calibration), n=args.calibration_n)), int8_seconds=round(time.time() - t, 1))
+    print(json.dumps(res))
+
+def _calibration(src):
+    "--calibration: None (the training images config.json records), a folder of images, or a file listing them"
+    if src is None: return None
+    from fashion_fastai.catalogue import catalogue_images
+    return catalogue_images(src)
 
 # %% ../nbs/10_cli.ipynb #b68b313a
 def _index(args):
@@ -138,7 +152,7 @@ def _serve(args):
     print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index, workers=args.workers)), flush=True)
     serve(args.model, index=args.index, host=args.host, port=args.port, workers=args.workers, tta=args.tta, device=args.device,
           max_pixels=args.max_pixels, max_bytes=int(args.max_mb * 2**20), max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
-          log_level=args.log_level)
+          backend='onnx' if args.onnx else 'torch', int8=args.int8, bf16=args.bf16, log_level=args.log_level)
 
 # %% ../nbs/10_cli.ipynb #a4083f77
 def _lr(s:str):
@@ -233,6 +247,9 @@ def _model_cmds(sub):
     e.add_argument('--data', help='dataset folder or CSV (default: the one the model was trained on, as config.json records it)')
     e.add_argument('--split', default='val', help='train, val (valid, validation), test, or holdout: the images the model was validated on in training (default: val)')
     e.add_argument('--size', type=int, help="test at this image size instead of the export's (the presize scaled alike)")
+    e.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime (see export-onnx)')
+    e.add_argument('--int8', action='store_true', help='with --onnx: run model.int8.onnx (see export-onnx --int8)')
+    e.add_argument('--bf16', action='store_true', help='bfloat16 autocast, on CPUs with AVX512-BF16 or AMX')
     e.set_defaults(func=_evaluate)
     i = _model_cmd(sub, 'interpret', 'confusion matrices, most confused, per-class report and top losses on a dataset split, as CSV and PNG (no fastai needed)')
     i.add_argument('--data', help='labelled dataset folder or CSV (default: the one the model was trained on)')
@@ -246,6 +263,8 @@ def _model_cmds(sub):
     r.add_argument('--out', help='write a table instead of JSON lines: a .csv file or a .parquet folder, resumed if it exists')
     r.add_argument('--progress', action=argparse.BooleanOptionalAction, help='with --out: a progress bar in images/s (default: when stderr is a terminal)')
     r.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime (see export-onnx)')
+    r.add_argument('--int8', action='store_true', help='with --onnx: run model.int8.onnx (see export-onnx --int8)')
+    r.add_argument('--bf16', action='store_true', help='bfloat16 autocast, on CPUs with AVX512-BF16 or AMX')
     r.set_defaults(func=_predict)
     u = _model_cmd(sub, 'submit', "write the attribute challenge's prediction file (no fastai needed)")
     u.add_argument('--data', required=True, help='the FashionDataset folder')
@@ -254,6 +273,9 @@ def _model_cmds(sub):
     u.set_defaults(func=_submit)
     o = _model_cmd(sub, 'export-onnx', 'add model.onnx (dynamic batch) to an export folder', tta=False)
     o.add_argument('--opset', type=int, default=18)
+    o.add_argument('--int8', action='store_true', help='also write model.int8.onnx: static int8 quantization for the CPU (use it with predict/evaluate --onnx --int8)')
+    o.add_argument('--calibration', help='with --int8: a folder (or list file) of calibration images (default: the training images config.json records)')
+    o.add_argument('--calibration-n', type=int, default=300, help='with --int8: calibration images at most (default: %(default)s)')
     o.set_defaults(func=_export_onnx)
 
 # %% ../nbs/10_cli.ipynb #89574761
@@ -285,6 +307,9 @@ def _serve_cmd(sub):
     v.add_argument('--workers', type=int, default=1, help='processes, each with its own model and an equal share of the CPU threads (default: %(default)s)')
     v.add_argument('--max-batch', type=int, default=8, help='concurrent requests run as one forward pass, up to this many; 1: one at a time (default: %(default)s)')
     v.add_argument('--max-wait-ms', type=float, default=5., help='how long a request waits for others to join its batch (default: %(default)s)')
+    v.add_argument('--onnx', action='store_true', help='answer with model.onnx through ONNX Runtime (see export-onnx): several times faster than PyTorch on a CPU')
+    v.add_argument('--int8', action='store_true', help='with --onnx: model.int8.onnx (see export-onnx --int8)')
+    v.add_argument('--bf16', action='store_true', help='bfloat16 autocast, on CPUs with AVX512-BF16 or AMX')
     v.add_argument('--log-level', default='info', choices=['critical', 'error', 'warning', 'info', 'debug'])
     v.set_defaults(func=_serve)
 

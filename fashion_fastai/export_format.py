@@ -13,13 +13,14 @@ from torch import nn
 from safetensors.torch import load_file
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ExportFolderError', 'read_config', 'patch',
-           'GlobalMaxPool', 'ConcatPool', 'Flatten', 'layer_from_spec', 'ExportError', 'layer_spec', 'TimmFeatures',
-           'MultiHead', 'build_body', 'build_model', 'load_model']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ONNX_INT8', 'ExportFolderError', 'read_config',
+           'patch', 'GlobalMaxPool', 'ConcatPool', 'Flatten', 'layer_from_spec', 'ExportError', 'layer_spec',
+           'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model']
 
 # %% ../nbs/04_export_format.ipynb #58105104
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
 CONFIG, WEIGHTS, ONNX, VALID = 'config.json', 'model.safetensors', 'model.onnx', 'valid_images.txt'
+ONNX_INT8 = 'model.int8.onnx'     # `quantize_onnx`'s int8 copy of model.onnx
 
 class ExportFolderError(ValueError):
     "A folder that is not a usable fashion-fastai export"

@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 from .datasets import bbox_crop, ImageError, open_image, to_rgb
-from .export_format import ONNX, ExportFolderError, read_config, load_model
+from .export_format import ONNX, ONNX_INT8, ExportFolderError, read_config, load_model
 
 # %% auto #0
 __all__ = ['load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess', 'input_at_size',
-           'Probs', 'Predictor', 'export_onnx']
+           'bf16_supported', 'Probs', 'Predictor', 'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
 def load_rgb(img) -> Image.Image:
@@ -118,6 +118,12 @@ def input_at_size(inp:dict,              # the `input` section of an export's co
     return {**inp, 'size': [h, w], 'presize': [int(round(ph*h/oh)), int(round(pw*w/ow))],
             'batch_steps': [{**st, 'size': [h, w]} if st['op'] == 'center_resize' else st for st in inp['batch_steps']]}
 
+# %% ../nbs/05_inference.ipynb #7b2b079e
+def bf16_supported() -> bool:
+    "Whether this CPU runs bfloat16 natively (oneDNN finds AVX512-BF16 or AMX): where `Predictor(bf16=True)` can be faster than float32"
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
+
 # %% ../nbs/05_inference.ipynb #50bdd738
 class Probs(dict):
     "Head name → (n, n_classes) probabilities; `errors` maps the index of each unreadable image to its message"
@@ -141,8 +147,13 @@ class Predictor:
                  workers:int=None,            # threads decoding and resizing images (default: the CPU count, at most 4)
                  channels_last:bool=True,     # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
                  tta:bool=None,               # average each image's logits with its mirror image's (`FlipTTA`); default: as trained
-                 size=None):                  # test at this size (int or (h, w)) instead of the config's: see `input_at_size`
+                 size=None,                   # test at this size (int or (h, w)) instead of the config's: see `input_at_size`
+                 int8:bool=False,             # with backend='onnx': the int8 model `quantize_onnx` wrote (model.int8.onnx)
+                 bf16:bool=False):            # torch backend on a CPU with bfloat16 instructions (AVX512-BF16, AMX): autocast to bfloat16
         if size is not None and backend == 'onnx': raise ValueError("size= needs backend='torch': model.onnx is exported for the config's size")
+        if int8 and backend != 'onnx': raise ValueError("int8=True needs backend='onnx': the int8 model is an ONNX Runtime one (`quantize_onnx`)")
+        if bf16 and backend != 'torch': raise ValueError("bf16=True needs backend='torch' (PyTorch's CPU autocast)")
+        if bf16 and not bf16_supported(): raise ValueError("bf16=True: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), so it would run slower than float32")
         self.path = Path(path)
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool = None
@@ -152,9 +163,9 @@ class Predictor:
             if channels_last: self.model = self.model.to(memory_format=torch.channels_last)
         elif backend == 'onnx':
             self.cfg,self.model = read_config(path),None
-            self.session = _ort_session(self.path, self.device)
+            self.session = _ort_session(self.path, self.device, int8)
         else: raise ValueError(f"backend={backend!r}: use 'torch' or 'onnx'")
-        self.backend,self.task,self.classes = backend,self.cfg['task'],self.cfg['classes']
+        self.backend,self.bf16,self.task,self.classes = backend,bf16,self.cfg['task'],self.cfg['classes']
         self.heads = list(self.classes)
         self.tta = bool(self.cfg.get('training', {}).get('tta', False)) if tta is None else tta   # `train` records its recipe's
         if size is not None: self.cfg = {**self.cfg, 'input': input_at_size(self.cfg['input'], size)}
@@ -167,7 +178,7 @@ class Predictor:
 
     def _logits(self, x):
         if self.backend == 'onnx': return self.session.run(self.heads, {'image': x.numpy()})
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(x.to(self.device))
         return [o.float().cpu().numpy() for o in (out if isinstance(out, tuple) else (out,))]
 
@@ -250,9 +261,9 @@ def export_onnx(path,                 # export folder
     onnx.checker.check_model(str(dst))
     return dst
 
-def _ort_session(path:Path, device):
-    f = Path(path)/ONNX
-    if not f.exists(): raise ExportFolderError(f"{path} has no {ONNX}: run `fashion-fastai export-onnx --model {path}` first")
+def _ort_session(path:Path, device, int8:bool=False):
+    f = Path(path)/(ONNX_INT8 if int8 else ONNX)
+    if not f.exists(): raise ExportFolderError(f"{path} has no {f.name}: run `fashion-fastai export-onnx --model {path}{' --int8' if int8 else ''}` first")
     try: import onnxruntime as ort
     except ImportError: raise ImportError("ONNX Runtime is not installed: pip install 'fashion-fastai[onnx]'") from None
     prov = ['CUDAExecutionProvider', 'CPUExecutionProvider'] if device.type == 'cuda' else ['CPUExecutionProvider']

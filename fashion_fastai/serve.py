@@ -95,10 +95,12 @@ class Service:
                  device=None,
                  max_pixels:int=40_000_000,    # larger images are refused (413)
                  max_batch:int=8,              # concurrent requests run as one forward pass, up to this many (1: one at a time)
-                 max_wait_ms:float=5.):        # how long a request waits for others to join its batch
-        self.predictor = Predictor(model, device=device, workers=1, tta=tta)
+                 max_wait_ms:float=5.,         # how long a request waits for others to join its batch
+                 backend:str='torch', int8:bool=False, bf16:bool=False):   # how `Predictor` runs the model (ONNX Runtime: ~3× PyTorch eager on a CPU)
+        self.predictor = Predictor(model, device=device, workers=1, tta=tta, backend=backend, int8=int8, bf16=bf16)
         self.index = None if index is None else SimilarityIndex.load(index)
-        self.embedder = None if index is None else index_embedder(self.index, self.predictor)
+        # embeddings come from the PyTorch model's body, whatever runs the predictions
+        self.embedder = None if index is None else index_embedder(self.index, self.predictor if backend == 'torch' else Predictor(model, device=device, workers=1))
         self.max_pixels,self.lock,self.started = max_pixels,threading.Lock(),time.time()
         self.batchers = dict(predict=MicroBatcher(self._probs, max_batch, max_wait_ms/1e3),
                              similar=MicroBatcher(self._embed, max_batch, max_wait_ms/1e3) if index is not None else None)
@@ -250,13 +252,14 @@ def serve(model,                        # export folder
           max_pixels:int=40_000_000,    # larger images are refused (413)
           max_bytes:int=10*2**20,       # larger request bodies are refused (413)
           max_batch:int=8, max_wait_ms:float=5.,  # micro-batching (`Service`)
+          backend:str='torch', int8:bool=False, bf16:bool=False,   # how the model runs (`Predictor`)
           log_level:str='info'):
     "Serve `model` (and `index`) over HTTP with uvicorn until interrupted"
     try: import uvicorn
     except ImportError: raise ImportError("The service needs FastAPI and uvicorn: pip install 'fashion-fastai[serve]'") from None
     if workers < 1: raise ValueError(f"workers={workers}: use at least 1")
     kw = dict(model=str(model), index=None if index is None else str(index), tta=tta, device=device, max_pixels=max_pixels,
-              max_batch=max_batch, max_wait_ms=max_wait_ms)
+              max_batch=max_batch, max_wait_ms=max_wait_ms, backend=backend, int8=int8, bf16=bf16)
     if workers == 1: return uvicorn.run(create_app(Service(**kw), max_bytes=max_bytes), host=host, port=port, log_level=log_level)
     from fashion_fastai.export_format import read_config
     read_config(model)                                        # a bad folder: one error here, before the workers start

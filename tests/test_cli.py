@@ -122,6 +122,19 @@ def test_export_onnx_then_predict_with_onnx(small):
     for g in ('pattern', 'fit'):
         assert a[g]['label'] == b[g]['label'] and a[g]['prob'] == pytest.approx(b[g]['prob'], abs=1e-4)
 
+def test_export_onnx_int8_then_predict_and_evaluate_with_it(small, tmp_path):
+    m = Path(shutil.copytree(small['model'], tmp_path/'m'))           # its own copy: export-onnx writes into the folder
+    r = cli_in('export-onnx', '--model', m, '--int8', '--calibration', small['data']/'img', '--calibration-n', '40')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)['int8'].endswith('model.int8.onnx') and (m/'model.int8.onnx').stat().st_size < (m/'model.safetensors').stat().st_size / 2
+    img = sorted((small['data']/'img').glob('*.jpg'))[0]
+    q = json.loads(cli_in('predict', '--model', m, img, '--onnx', '--int8', '--top-k', '3').stdout)
+    assert set(q) >= {'pattern', 'fit'} and sum(p for _,p in q['pattern']['top_k']) <= 1 + 1e-4
+    e = json.loads(cli_in('evaluate', '--model', m, '--onnx', '--int8').stdout)
+    assert 0 <= e['mean_accuracy'] <= 1 and e['n'] > 0
+    r = cli_in('predict', '--model', m, img, '--int8')
+    assert r.returncode == 2 and 'add --onnx' in r.stderr
+
 def test_predict_a_folder_into_a_table_resumes_and_records_unreadable_images(small, tmp_path):
     import pandas as pd
     out = tmp_path/'p.csv'
