@@ -7,7 +7,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/quantize.html.md"""
 
 # %% ../nbs/05c_quantize.ipynb #1cda5466
 from __future__ import annotations
-import os, tempfile
+import contextlib, os, sys, tempfile
 from pathlib import Path
 import numpy as np
 from .datasets import ImageError, BBOX
@@ -80,9 +80,10 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
         so = ort.SessionOptions()                           # batchnorm folded into the convolutions, constants folded
         so.graph_optimization_level,so.optimized_model_filepath = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,str(pre)
         ort.InferenceSession(str(full), so, providers=['CPUExecutionProvider'])
-        logging.disable(logging.WARNING)                    # the quantizer logs a line per tensor it leaves alone
-        try: quantize_static(str(pre), str(path/ONNX_INT8), _reader(cfg, files, bs), quant_format=QuantFormat.QDQ,
-                             per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                             op_types_to_quantize=QUANTIZED_OPS, calibrate_method=method)
+        logging.disable(logging.WARNING)                    # the quantizer logs a line per tensor it leaves alone,
+        try:                                                # and its histogram calibrators print: stdout is the CLI's JSON
+            with contextlib.redirect_stdout(sys.stderr): quantize_static(str(pre), str(path/ONNX_INT8), _reader(cfg, files, bs), quant_format=QuantFormat.QDQ,
+                                 per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                 op_types_to_quantize=QUANTIZED_OPS, calibrate_method=method)
         finally: logging.disable(logging.NOTSET)
     return path/ONNX_INT8
