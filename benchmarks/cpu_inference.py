@@ -8,7 +8,7 @@ trained (with mirror TTA if its recipe used it), as `fashion-fastai evaluate` do
 
 Usage: python benchmarks/cpu_inference.py --model DIR [--data DIR] [--split val] [--n 256] [--repeats 3] [--calibration-n 300]
 """
-import argparse, json, os, platform, tempfile, time
+import argparse, json, os, platform, tempfile, time, timeit
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,11 +18,9 @@ from fashion_fastai.inference import Predictor, export_onnx, bf16_supported
 from fashion_fastai.catalogue import predict_catalogue
 
 def best_of(f, repeats):
-    f()                                            # warm-up
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
-    return min(ts)
+    "The fastest of `repeats` timed calls of `f`, after one to warm up"
+    f()
+    return min(timeit.repeat(f, number=1, repeat=repeats))
 
 def cpu_name():
     for l in Path('/proc/cpuinfo').read_text().splitlines() if Path('/proc/cpuinfo').exists() else []:
