@@ -12,7 +12,6 @@ import csv, json, os, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import torch
 from .datasets import image_files
 from .inference import Predictor
 
@@ -56,7 +55,6 @@ class CSVRows:
         with self.path.open('a', newline='') as f:
             df.to_csv(f, header=new, index=False)
             f.flush(); os.fsync(f.fileno())
-    def read(self) -> pd.DataFrame: return pd.read_csv(self.path)
 
 # %% ../nbs/05b_catalogue.ipynb #32e218d1
 class ParquetRows:
@@ -80,7 +78,6 @@ class ParquetRows:
         tmp = self.path/f'.part-{n:05d}.parquet.tmp'
         df.to_parquet(tmp, index=False)
         os.replace(tmp, self.path/f'part-{n:05d}.parquet')
-    def read(self) -> pd.DataFrame: return pd.read_parquet(self.path)
 
 def rows_writer(out):
     "The writer for `out`: `ParquetRows` for a name ending in .parquet, `CSVRows` for .csv"
@@ -139,9 +136,8 @@ def predict_catalogue(model,                # export folder, or a `Predictor`
         errors = {}
         for ok,x in p.batches(part, bs=bs, errors=errors):
             t = time.time()
-            logits = p.logits(x)
+            for h,pr in p.batch_probs(x).items(): probs[h][ok] = pr
             model_s += time.time() - t
-            for h,l in zip(p.heads, logits): probs[h][ok] = torch.from_numpy(l).float().softmax(-1).numpy()
             if bar is not None: bar.update(len(ok))
         if bar is not None: bar.update(len(errors))
         w.write(_rows(p, part, probs, errors, top_k))

@@ -193,9 +193,15 @@ class Predictor:
         out = Probs({h: np.full((len(images), len(v)), np.nan, dtype=np.float32) for h,v in self.classes.items()})
         out.errors = {}
         for ok,x in self.batches(images, bboxes, bs, progress, out.errors if skip_errors else None):
-            for h,l in zip(self.heads, self.logits(x)):
-                l = torch.from_numpy(l).float()
-                out[h][ok] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
+            for h,pr in self.batch_probs(x, log).items(): out[h][ok] = pr
+        return out
+
+    def batch_probs(self, x:torch.Tensor, log:bool=False) -> dict:
+        "Head → softmax probabilities (or their logarithms) of a preprocessed batch"
+        out = {}
+        for h,l in zip(self.heads, self.logits(x)):
+            l = torch.from_numpy(l).float()
+            out[h] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
         return out
 
     def batches(self, images:list, bboxes=None, bs:int=32, progress:bool=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib, os, sys, tempfile
 from pathlib import Path
 import numpy as np
-from .datasets import ImageError, BBOX
+from .datasets import ImageError
 from .export_format import ONNX, ONNX_INT8, ExportFolderError, read_config
 from .inference import Preprocess
 from .evaluation import dataset_split
@@ -64,7 +64,6 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
     "Write model.int8.onnx beside model.onnx: static int8 quantization (QDQ, uint8 activations, int8 weights) calibrated on `images`"
     try:
         from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationMethod
-        from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError: raise ImportError("int8 quantization needs ONNX Runtime: pip install 'fashion-fastai[onnx]'") from None
     path = Path(path)
     src = path/ONNX

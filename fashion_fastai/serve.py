@@ -113,10 +113,8 @@ class Service:
 
     def _probs(self, items:list) -> list[dict]:
         "A batch of items → each one's probabilities (head → (1, classes)): the predict batcher's function"
-        p = self.predictor
-        x = p.preprocess.batch(items)
-        with self.lock: logits = p.logits(x)
-        probs = {h: torch.from_numpy(l).float().softmax(-1).numpy() for h,l in zip(p.heads, logits)}
+        x = self.predictor.preprocess.batch(items)
+        with self.lock: probs = self.predictor.batch_probs(x)
         return [{h: v[i:i+1] for h,v in probs.items()} for i in range(len(items))]
 
     def _embed(self, items:list) -> list:
