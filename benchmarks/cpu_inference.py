@@ -50,7 +50,7 @@ if __name__ == '__main__':
     cfg = read_config(m)
     torch_p = Predictor(m, device='cpu')
     data = data_of(torch_p, a.data)
-    files = dataset_split(data, a.split).path.astype(str).tolist()
+    files = dataset_split(data, a.split, m).path.astype(str).tolist()   # holdout: the images the model was validated on
     print(json.dumps(dict(cpu=cpu_name(), cores=os.cpu_count(), torch=torch.__version__, threads=torch.get_num_threads(),
                           capability=torch.backends.cpu.get_cpu_capability(), bf16_supported=bf16_supported(),
                           model=str(m), arch=cfg['model']['body']['arch'], size=cfg['input']['size'], tta=torch_p.tta,

@@ -14,7 +14,7 @@ from fastai.callback.training import BnFreeze
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['FixedGroups', 'FlipTTA', 'EpochLines', 'bars_shown', 'log_progress']
+__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'EpochLines', 'bars_shown', 'log_progress']
 
 # %% ../nbs/03a_callbacks.ipynb #9f649d57
 class FixedGroups(BnFreeze):
@@ -40,6 +40,33 @@ class FlipTTA(Callback):
         flipped = self.model(self.xb[0].flip(-1))
         p = self.pred
         self.learn.pred = tuple((a + b)/2 for a,b in zip(p, flipped)) if isinstance(p, tuple) else (p + flipped)/2
+
+# %% ../nbs/03a_callbacks.ipynb #4e4b5ee7
+class WeightAverage(Callback):
+    "Exponential moving averages of the weights (timm's `ModelEmaV3`, BatchNorm statistics included), one per decay, over each `fit`"
+    order = 70                # after the optimizer step, and after `SaveModelCallback` and the checkpoints look at the epoch
+    def __init__(self, *decays:float):
+        if not decays or not all(0 < d < 1 for d in decays):
+            raise ValueError(f"weight averaging: decays {list(decays)} must each be between 0 and 1 (0.998 remembers about 500 steps)")
+        self.decays,self.averages,self.trained = decays,{},None
+    def before_fit(self):
+        self.run = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds')
+        if not self.run: return
+        from timm.utils import ModelEmaV3
+        self.step,self.target = 0,self.model    # `use` works after fit, when fastai has detached the callback from the learner
+        self.averages = {d: ModelEmaV3(self.model, decay=d) for d in self.decays}
+    def after_step(self):
+        self.step += 1
+        for a in self.averages.values(): a.update(self.model, step=self.step)
+    def use(self, decay:float=None):
+        "Put the average of `decay` (default: the first) into the model; the trained weights are kept for `restore`"
+        d = self.decays[0] if decay is None else decay
+        if d not in self.averages: raise ValueError(f"no weight average with decay {d}: this run kept {sorted(self.averages) or 'none (no fit yet)'}")
+        if self.trained is None: self.trained = {k: v.clone() for k,v in self.target.state_dict().items()}
+        self.target.load_state_dict(self.averages[d].module.state_dict())
+    def restore(self):
+        "Put the trained weights back after `use`"
+        if self.trained is not None: self.target.load_state_dict(self.trained); self.trained = None
 
 # %% ../nbs/03a_callbacks.ipynb #627788a5
 class EpochLines(Callback):

