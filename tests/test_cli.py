@@ -213,6 +213,9 @@ def test_recipes_resolve_and_command_line_options_override_them():
     assert (g['test_size'], dry('--size', '192', '--test-size', '224')['test_size']) == (192, 224)    # tested at --size unless told
     r = cli_in('train', '--dry-run', '--test-size', '4')
     assert r.returncode == 2 and 'test_size 4 (--test-size): use at least 8 pixels' in r.stderr and 'Traceback' not in r.stderr
+    assert dry('--recipe', 'cpu', '--ema', '0.998', '0.99')['ema'] == [0.998, 0.99]      # weight averages: the first exported
+    r = cli_in('train', '--dry-run', '--ema', '0.998')                               # the defaults keep the best epoch
+    assert r.returncode == 2 and "add keep='last' (--keep last)" in r.stderr and 'Traceback' not in r.stderr
 
 def test_recipe_help_lists_the_recipes():
     r = cli_in('train', '--help')
