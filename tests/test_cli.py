@@ -59,6 +59,13 @@ def test_train_writes_the_export_folder_metrics_and_history(small):
     hist = [dict(zip(rows[0].split(','), r.split(','))) for r in rows[1:]]
     assert metrics['valid']['mean_accuracy'] == pytest.approx(max(float(h['mean_accuracy']) for h in hist), abs=1e-6)
 
+def test_training_in_a_log_prints_a_line_per_epoch(small):
+    "stderr not a terminal (CI, `> log 2>&1`): the fit table a line per epoch, nothing for lr_find or validate(), no carriage returns"
+    err = small['stderr']
+    assert '\r' not in err, err[:500]
+    rows = [l.split() for l in err.splitlines() if l.split()[:1] and l.split()[0] in ('epoch', '0', '1')]
+    assert [x[0] for x in rows] == ['epoch', '0', 'epoch', '0'], err      # the frozen stage's table, then the unfrozen one's
+
 def test_evaluate_prints_one_json_object(small):
     r = run('evaluate', '--model', small['model'], '--data', small['data'], '--split', 'validation')
     assert r.returncode == 0, r.stderr

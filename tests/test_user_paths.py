@@ -119,11 +119,3 @@ def test_python_api_and_command_line_train_alike(tmp_path):
     assert c_m['valid'] == pytest.approx(py['res']['valid'], abs=1e-5), (c_m['valid'], py['res']['valid'])
     assert (c_m['n_train'], c_m['n_valid'], c_m['arch']) == (py['res']['n_train'], py['res']['n_valid'], py['res']['arch'])
 
-def test_training_in_a_log_prints_a_line_per_epoch(tmp_path):
-    "stderr not a terminal (CI, `> log 2>&1`): the fit table, and no carriage-return progress updates"
-    assert cli_in('sample', tmp_path/'d', '--n', '30', '--seed', '2').returncode == 0
-    r = cli('train', '--data', tmp_path/'d', '--size', '32', '--epochs', '2', '--bs', '8', '--workers', '0', '--holdout', '6', '--out', tmp_path/'m')
-    assert r.returncode == 0, r.stderr
-    assert '\r' not in r.stderr, r.stderr[:500]
-    rows = [l.split() for l in r.stderr.splitlines() if l.split()[:1] and l.split()[0] in ('epoch', '0', '1')]
-    assert [x[0] for x in rows] == ['epoch', '0', 'epoch', '0', '1'], r.stderr      # the frozen stage's table, the unfrozen one's, nothing for validate()
