@@ -216,6 +216,8 @@ def _train_cmd(sub):
     t.add_argument('--class-weights', choices=['balanced'], help='weigh rarer classes more in the loss')
     t.add_argument('--tta', action=argparse.BooleanOptionalAction, help='also report validation metrics with mirror-image test-time augmentation')
     t.add_argument('--keep', choices=['best', 'last'], help="export the best epoch on the validation set, or the last (default: best)")
+    t.add_argument('--group-weights', type=float, nargs=6, metavar='W', help='attributes: a loss weight per group, in the order '
+                   'pattern sleeve length neckline fabric fit (default: all 1)')
     t.add_argument('--ema', type=float, nargs='+', metavar='DECAY', help='export an exponential moving average of the weights over the '
                    'last fit (e.g. 0.998; needs --keep last, as the cpu recipe has); with several decays, the first is exported '
                    'and the others are validated beside it in metrics.json')

