@@ -46,9 +46,13 @@ class WeightAverage(Callback):
     "Exponential moving averages of the weights (timm's `ModelEmaV3`, BatchNorm statistics included), one per decay, over each `fit`"
     order = 70                # after the optimizer step, and after `SaveModelCallback` and the checkpoints look at the epoch
     def __init__(self, *decays:float):
-        if not decays or not all(0 < d < 1 for d in decays):
-            raise ValueError(f"weight averaging: decays {list(decays)} must each be between 0 and 1 (0.998 remembers about 500 steps)")
+        self.check(decays)
         self.decays,self.averages,self.trained = decays,{},None
+    @staticmethod
+    def check(decays, name:str='weight averaging'):
+        "Raise unless there are decays and each is between 0 and 1"
+        if not decays or not all(0 < d < 1 for d in decays):
+            raise ValueError(f"{name}: decays {list(decays)} must each be between 0 and 1 (0.998 remembers about 500 steps)")
     def before_fit(self):
         self.run = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds')
         if not self.run: return

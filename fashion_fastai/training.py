@@ -65,7 +65,9 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     if gw is not None and (len(gw) != len(GROUPS) or min(gw) < 0 or max(gw) <= 0):
         raise ValueError(f"group_weights {list(gw)} (--group-weights): one weight per attribute group, {len(GROUPS)} in the order {', '.join(GROUPS)}, none negative")
     decays = ema_decays(settings['ema'])
-    if decays and not all(0 < d < 1 for d in decays): raise ValueError(f"ema {settings['ema']} (--ema): each decay must be between 0 and 1, e.g. 0.998 (about 500 steps)")
+    if decays:
+        from fashion_fastai.callbacks import WeightAverage
+        WeightAverage.check(decays, 'ema (--ema)')
     if decays and settings['keep'] == 'best':
         raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
     if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
@@ -274,10 +276,11 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
                     seed=o['seed'], holdout=o['holdout'], valid_pct=o['valid_pct'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
                     train_seconds=train_s, seconds=round(time.time() - t0, 1))
     export_learner(learn, run.path, extra=dict(training=training), card=False)   # the card comes last, with metrics.json's figures
-    metrics = dict(**training, valid=dict(zip(names, [round(float(v), 6) for v in vals])))
-    if tta_vals is not None: metrics['valid_tta'] = dict(zip(names, [round(float(v), 6) for v in tta_vals]))
+    def _named(vs): return dict(zip(names, [round(float(v), 6) for v in vs]))
+    metrics = dict(**training, valid=_named(vals))
+    if tta_vals is not None: metrics['valid_tta'] = _named(tta_vals)
     if averages is not None:      # the exported average is valid/valid_tta; the trained weights and the other averages beside it
-        metrics['ema'] = dict(exported=decays[0], **{k: {s: dict(zip(names, [round(float(v), 6) for v in vs])) for s,vs in r.items()} for k,r in averages.items()})
+        metrics['ema'] = dict(exported=decays[0], **{k: {s: _named(vs) for s,vs in r.items()} for k,r in averages.items()})
     if start is not None:
         n_rows = sum(1 for _ in (run.path/RunFolder.HISTORY).open()) - 1
         metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],
