@@ -47,7 +47,9 @@ class LoadImage(Transform):
         store_attr()
     def encodes(self, row):
         img = open_image(row['path'])
-        if self.crop_bbox and all(b in row.index for b in BBOX) and not pd.isna(row[BBOX]).any(): img = bbox_crop(img, row[BBOX], self.pad)
+        if self.crop_bbox and all(b in row.index for b in BBOX):
+            box = [row[b] for b in BBOX]      # one scalar at a time: `row[BBOX]` builds a Series, slower than the decode here
+            if not any(pd.isna(b) for b in box): img = bbox_crop(img, box, self.pad)
         return PILImage(img)
     def __repr__(self): return f'LoadImage(crop_bbox={self.crop_bbox}, pad={self.pad})'
 
