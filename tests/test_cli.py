@@ -312,7 +312,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     "SIGKILL after the first unfrozen epoch's checkpoint; `--resume` runs the two epochs left, from the saved weights"
     assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
     out = tmp_path/'m'
-    args = ['train', '--data', tmp_path/'d', '--size', '64', '--epochs', '3', '--freeze-epochs', '1', '--bs', '8',
+    args = ['train', '--data', tmp_path/'d', '--size', '32', '--epochs', '3', '--freeze-epochs', '1', '--bs', '8',
             '--workers', '0', '--holdout', '12', '--out', out]
     p = subprocess.Popen([str(EXE), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CPU_ONLY)
     ck, t = out/'models'/'checkpoint.json', time.time()
@@ -327,7 +327,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     r = cli_in('train', '--resume', '--out', out, '--size', '96')                    # another setting: refused
     assert r.returncode == 2 and 'size differ from them' in r.stderr
     saved = json.loads((out/'run.json').read_text())
-    assert (saved['settings']['size'], saved['settings']['epochs'], saved['settings']['lr']) == (64, 3, 2e-3)   # as resolved at the start
+    assert (saved['settings']['size'], saved['settings']['epochs'], saved['settings']['lr']) == (32, 3, 2e-3)   # as resolved at the start
     saved['settings']['lr'] = 1e-3                       # as if the defaults or a recipe had changed since: the run's own settings win
     (out/'run.json').write_text(json.dumps(saved))
     r = run('train', '--resume', '--out', out)
@@ -338,7 +338,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     assert m['resumed_from'] == dict(stage='unfrozen', epoch=state['epoch'], weights_sha256=sha, epochs_run=left)
     hist = [l.split(',')[:2] for l in (out/'history.csv').read_text().splitlines()[1:]]
     assert hist == [['frozen', '0'], ['unfrozen', '0'], ['unfrozen', '1'], ['unfrozen', '2']]    # each epoch once
-    assert (m['size'], m['epochs']) == (64, 3)                                   # the interrupted run's settings
+    assert (m['size'], m['epochs']) == (32, 3)                                   # the interrupted run's settings
     assert [p.name for p in (out/'models').glob('checkpoint-*.pth')] != [f"{state['file']}.pth"]   # newer checkpoints replaced it
     assert len(list((out/'models').glob('checkpoint-*.pth'))) == 1
     r = cli_in('evaluate', '--model', out, '--split', 'holdout')
@@ -368,7 +368,7 @@ def test_distributed_training_on_two_cpu_processes(tmp_path):
     assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
     launch = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
               '--mixed_precision', 'no', '--dynamo_backend', 'no', '--num_cpu_threads_per_process', '1', '--main_process_port', '0']
-    r = subprocess.run([*launch, str(EXE), 'train', '--data', str(tmp_path/'d'), '--size', '64', '--epochs', '1', '--bs', '8',
+    r = subprocess.run([*launch, str(EXE), 'train', '--data', str(tmp_path/'d'), '--size', '32', '--epochs', '1', '--bs', '8',
                         '--workers', '0', '--holdout', '13', '--out', str(tmp_path/'m')], capture_output=True, text=True, timeout=600, env=CPU_ONLY)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
