@@ -117,7 +117,7 @@ def _readable(df:pd.DataFrame) -> pd.DataFrame:
 @delegates(fashion_block, but=['df', 'splitter'])
 def fashion_dls(source,                  # dataset folder or file, or a DataFrame from `read_dataset`
                 bs:int=64,               # batch size
-                valid_pct:float=None,    # random validation fraction (default: the dataset's `val` split, else 0.2)
+                valid_pct:float=None,    # random validation fraction of the training rows (default: the dataset's `val` split, else 0.2)
                 holdout:int=None,        # use the last `holdout` training rows as validation instead
                 seed:int=42,             # seed for the random split
                 device=None,             # where batches go (default: the GPU when there is one)
@@ -132,8 +132,9 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
     df = df[df[label_cols(df)].notna().any(axis=1) & (df.split != 'test')].reset_index(drop=True)
     if df.empty: raise ValueError("No labelled train/val images to build DataLoaders from")
     if check_images: df = _readable(df)
-    if holdout is not None:     # the dataset's own val rows take no part: they would otherwise be trained on
-        df = df[df.split != 'val'].reset_index(drop=True)
+    if (holdout is not None or valid_pct is not None) and (df.split == 'val').any():
+        df = df[df.split != 'val'].reset_index(drop=True)   # the dataset's own val rows take no part: they would otherwise be trained on
+    if holdout is not None:
         if not 0 < holdout < len(df): raise ValueError(f"holdout={holdout} must be between 1 and the {len(df)-1} training images")
         splitter = IndexSplitter(np.arange(len(df) - holdout, len(df)))
     elif valid_pct is not None or not (df.split == 'val').any(): splitter = RandomSplitter(ifnone(valid_pct, 0.2), seed=seed)
