@@ -194,6 +194,9 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
         defaults = _options(**{k: p.default for k,p in inspect.signature(train).parameters.items() if k in _OPTIONS})
         given = {k: v for k,v in o.items() if v != defaults[k]}            # what this call says, against the run's
         o,settings = RunFolder(out).resumed(given)
+        if ema_decays(settings.get('ema')):
+            raise ValueError(f"The run in {out} averages its weights (ema), and its checkpoints do not hold the averages: resumed, "
+                             f"it would average only the epochs after the interruption. Start it again, without resume (--resume)")
     return _run(o, settings, out, workers, resume, dry_run, progress, interpret)
 
 # %% ../nbs/09_training.ipynb #818450e9
