@@ -8,8 +8,8 @@ TTA for the trained weights and each decay, the gain of each over the trained we
 line over the runs (mean gain and its spread). Run on an otherwise idle machine; each run takes about 40 minutes on 2
 CPU cores.
 
-Attributes only: on clothing types `--valid-pct` would mix `validation/` (the reported split) into the carve; there,
-carve with `benchmarks/recipes.py --carve 0.2 -- --ema …` instead.
+Attributes only for now. (`--valid-pct` on clothing types carves from `train/` alone since a0647c8, leaving
+`validation/`, the reported split, out; before that it mixed it into the carve.)
 
 Usage: python benchmarks/weight_average.py [--seeds 1 2 3] [--decays 0.998 0.995 0.99] [--out runs/ema]
 """
