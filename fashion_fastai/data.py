@@ -132,12 +132,12 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
     df = df[df[label_cols(df)].notna().any(axis=1) & (df.split != 'test')].reset_index(drop=True)
     if df.empty: raise ValueError("No labelled train/val images to build DataLoaders from")
     if check_images: df = _readable(df)
-    if (holdout is not None or valid_pct is not None) and (df.split == 'val').any():
-        df = df[df.split != 'val'].reset_index(drop=True)   # the dataset's own val rows take no part: they would otherwise be trained on
+    if holdout is not None or valid_pct is not None:    # carved from the training rows: the dataset's own val rows take no part
+        df = df[df.split != 'val'].reset_index(drop=True)
     if holdout is not None:
         if not 0 < holdout < len(df): raise ValueError(f"holdout={holdout} must be between 1 and the {len(df)-1} training images")
         splitter = IndexSplitter(np.arange(len(df) - holdout, len(df)))
-    elif valid_pct is not None or not (df.split == 'val').any(): splitter = RandomSplitter(ifnone(valid_pct, 0.2), seed=seed)
+    elif not (df.split == 'val').any(): splitter = RandomSplitter(ifnone(valid_pct, 0.2), seed=seed)
     else: splitter = None
     size = kwargs.pop('size', 224)
     kwargs = dict(size=size, presize=default_presize(size, kwargs.pop('presize', None)), **kwargs)

@@ -46,8 +46,14 @@ class AttributeLoss(nn.Module):
         super().__init__()
         store_attr('groups,gamma,label_smoothing,reduction')
         self.group_weights = list(ifnone(group_weights, [1.]*len(groups)))
-        if len(self.group_weights) != len(groups): raise ValueError(f"{len(self.group_weights)} group weights for {len(groups)} groups")
+        self.check_weights(self.group_weights, groups)
         self.class_weights = {g: torch.as_tensor(w, dtype=torch.float) for g,w in (class_weights or {}).items()}
+
+    @staticmethod
+    def check_weights(weights:list, groups:list=GROUPS, name:str='group_weights'):
+        "Raise unless `weights` holds one weight per group, none negative and not all zero"
+        if len(weights) != len(groups) or min(weights) < 0 or max(weights) <= 0:
+            raise ValueError(f"{name} {list(weights)}: one weight per attribute group, {len(groups)} in the order {', '.join(groups)}, none negative")
 
     def forward(self, preds:tuple, *targs):
         total = 0.

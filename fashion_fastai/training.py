@@ -61,9 +61,9 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         raise ValueError("epochs and group_epochs must be at least 1 and freeze_epochs at least 0")
     if settings['lr_steps'] < 10: raise ValueError(f"lr_steps {settings['lr_steps']} (--lr-steps): lr_find needs at least 10 mini-batches to suggest a rate")
     settings['test_size'] = settings['test_size'] or settings['size']
-    gw = settings['group_weights']
-    if gw is not None and (len(gw) != len(GROUPS) or min(gw) < 0 or max(gw) <= 0):
-        raise ValueError(f"group_weights {list(gw)} (--group-weights): one weight per attribute group, {len(GROUPS)} in the order {', '.join(GROUPS)}, none negative")
+    if settings['group_weights'] is not None:
+        from fashion_fastai.losses import AttributeLoss
+        AttributeLoss.check_weights(settings['group_weights'], name='group_weights (--group-weights)')
     decays = ema_decays(settings['ema'])
     if decays:
         from fashion_fastai.callbacks import WeightAverage
