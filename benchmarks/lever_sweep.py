@@ -78,8 +78,8 @@ if __name__ == '__main__':
     a = p.parse_args()
     data = Path(a.data) if a.data else shared_data('fashion-attributes/FashionDataset')
     if data is None or not data.exists(): sys.exit('the attribute dataset is not there: give --data, or set FASHION_FASTAI_DATA')
-    variants = [(v.split('=', 1)[0], shlex.split(v.split('=', 1)[1])) for v in a.variants]
     if any('=' not in v or not v.split('=', 1)[0] for v in a.variants): sys.exit('each variant is NAME=OPTIONS, e.g. base= or "ls=--label-smoothing 0.1"')
+    variants = [(v.split('=', 1)[0], shlex.split(v.split('=', 1)[1])) for v in a.variants]
     stop_at, lock, rows = time.time() + a.stop_after, threading.Lock(), []
     def emit(line):
         with lock:
