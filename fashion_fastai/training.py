@@ -24,7 +24,7 @@ RECIPES = {
     # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
     # the last epoch kept, mirror TTA; a setting given as a dict differs by task (the lr measured for each)
     'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1,
-                lr=dict(categories=4e-3, attributes=2e-3), bs=32,
+                lr=dict(categories=4e-3, attributes=8e-3), bs=32,
                 crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, keep='last'),
     # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,

@@ -210,7 +210,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
     assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
     assert dry('--recipe', 'cpu', '--fixed-groups', '0')['fixed_groups'] == 0
-    assert (c['task'], c['lr']) == ('attributes', 2e-3)          # the recipe's learning rate for the dataset's task
+    assert (c['task'], c['lr']) == ('attributes', 8e-3)          # the recipe's learning rate for the dataset's task
     k = dry('--recipe', 'cpu', '--task', 'categories')
     assert (k['task'], k['lr']) == ('categories', 4e-3) and dry('--recipe', 'cpu', '--task', 'categories', '--lr', '1e-3')['lr'] == 1e-3
     c = dry('--recipe', 'cpu', '--holdout', '300')     # 190 training images left: still capped
