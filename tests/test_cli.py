@@ -229,7 +229,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
 
 def test_recipe_help_lists_the_recipes():
     r = cli_in('train', '--help')
-    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.002 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
+    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.008 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
 
 def test_fixing_every_group_is_a_one_line_error_before_any_training(tmp_path):
     r = cli_in('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
