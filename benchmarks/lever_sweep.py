@@ -26,7 +26,7 @@ def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None, st
     folder = out/f'{name}-seed{seed}'
     row = dict(variant=name, options=shlex.join(opts), seed=seed)
     if time.time() >= stop_at: return dict(row, skipped='not started before --stop-after')
-    cmd = [str(Path(sys.executable).parent/'fashion-fastai'), 'train', '--recipe', 'cpu', '--data', str(data), '--valid-pct', '0.2',
+    cmd = [sys.executable, '-m', 'fashion_fastai', 'train', '--recipe', 'cpu', '--data', str(data), '--valid-pct', '0.2',
            '--seed', str(seed), *(['--workers', str(workers)] if workers is not None else []), *opts, '--out', str(folder)]
     t = time.time()
     try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=None if stop_at == float('inf') else max(1, stop_at - t))
