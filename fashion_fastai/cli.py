@@ -104,8 +104,11 @@ def _submit(args):
     print(json.dumps(dict(out=str(out), split=args.split, n=len(lines))))
 
 def _export_onnx(args):
-    "Write model.onnx into the export folder (and with --int8, model.int8.onnx)"
-    res = dict(onnx=str(export_onnx(args.model, opset=args.opset)))
+    "Write model.onnx into the export folder unless it is current (and with --int8, model.int8.onnx)"
+    f = Path(args.model)/'model.onnx'
+    before = f.stat().st_mtime_ns if f.exists() else None
+    res = dict(onnx=str(export_onnx(args.model, opset=args.opset, force=args.force)))
+    res['exported'] = f.stat().st_mtime_ns != before          # False: model.onnx was current (these weights, this opset)
     if args.int8:
         from fashion_fastai.quantize import quantize_onnx
         t = time.time()
@@ -278,6 +281,7 @@ def _model_cmds(sub):
     u.set_defaults(func=_submit)
     o = _model_cmd(sub, 'export-onnx', 'add model.onnx (dynamic batch) to an export folder', tta=False)
     o.add_argument('--opset', type=int, default=18)
+    o.add_argument('--force', action='store_true', help='export model.onnx even when it is current (made from these weights at this opset)')
     o.add_argument('--int8', action='store_true', help='also write model.int8.onnx: static int8 quantization for the CPU (use it with predict/evaluate --onnx --int8)')
     o.add_argument('--calibration', help='with --int8: a folder (or list file) of calibration images (default: the training images config.json records)')
     o.add_argument('--calibration-n', type=int, default=300, help='with --int8: calibration images at most (default: %(default)s)')

@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/export_format.html.md"""
 
 # %% ../nbs/04_export_format.ipynb #171b0bb0
 from __future__ import annotations
-import functools, json
+import functools, hashlib, json
 from pathlib import Path
 import torch
 from torch import nn
@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ONNX_INT8', 'ExportFolderError', 'read_config',
            'patch', 'GlobalMaxPool', 'ConcatPool', 'Flatten', 'layer_from_spec', 'ExportError', 'layer_spec',
-           'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model']
+           'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model', 'model_id']
 
 # %% ../nbs/04_export_format.ipynb #58105104
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
@@ -167,3 +167,11 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e: raise ExportFolderError(f"{Path(path)/WEIGHTS} does not fit the model its config describes: {str(e)[:500]}") from None
     return model.to(device).eval(), cfg
+
+# %% ../nbs/04_export_format.ipynb #f6cce75b
+def model_id(path) -> str:
+    "The first 16 hex digits of the SHA-256 of export folder `path`'s weights"
+    h = hashlib.sha256()
+    with open(Path(path)/WEIGHTS, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()[:16]

@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 from .datasets import bbox_crop, ImageError, open_image, to_rgb
-from .export_format import ONNX, ONNX_INT8, ExportFolderError, read_config, load_model
+from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_config, load_model, model_id
 
 # %% auto #0
-__all__ = ['load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess', 'input_at_size',
-           'bf16_supported', 'Probs', 'Predictor', 'export_onnx']
+__all__ = ['ONNX_WEIGHTS', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess',
+           'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
 def load_rgb(img) -> Image.Image:
@@ -248,15 +248,37 @@ class Predictor:
     def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r}, tta={self.tta})"
 
 # %% ../nbs/05_inference.ipynb #7cbc4666
+ONNX_WEIGHTS = 'fashion_fastai.weights'    # ONNX metadata: the `model_id` of the weights the file was made from
+
+def onnx_info(f) -> dict:
+    "`{'weights': model_id or None, 'opset': int}` of ONNX file `f`, read without its external weights; {} if it cannot be read"
+    import onnx
+    try: m = onnx.load(str(f), load_external_data=False)
+    except Exception: return {}
+    return dict(weights={p.key: p.value for p in m.metadata_props}.get(ONNX_WEIGHTS),
+                opset=next((o.version for o in m.opset_import if o.domain in ('', 'ai.onnx')), None))
+
+def stamp_onnx(f, weights:str):
+    "Record `weights` (a `model_id`) in ONNX file `f`'s metadata; its external weights file is left as it is"
+    import onnx
+    m = onnx.load(str(f), load_external_data=False)
+    kept = [(p.key, p.value) for p in m.metadata_props if p.key != ONNX_WEIGHTS]
+    del m.metadata_props[:]
+    for k,v in [*kept, (ONNX_WEIGHTS, weights)]: m.metadata_props.add(key=k, value=v)
+    onnx.save(m, str(f))
+
 def export_onnx(path,                 # export folder
                 opset:int=18,
-                dynamo:bool=True       # PyTorch's `torch.export`-based exporter; False: the legacy TorchScript one (deprecated, faster)
+                dynamo:bool=True,      # PyTorch's `torch.export`-based exporter; False: the legacy TorchScript one (deprecated, faster)
+                force:bool=False       # export even when `model.onnx` is current (made from these weights, at this opset)
                ) -> Path:
-    "Write `model.onnx` (dynamic batch, one output per head) into export folder `path`, and check it with onnx"
+    "Write `model.onnx` (dynamic batch, one output per head, the weights' `model_id` in its metadata) into export folder `path`, and check it with onnx"
     try:
         import onnx
         if dynamo: import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError: raise ImportError("ONNX export needs onnx and onnxscript: pip install 'fashion-fastai[onnx]'") from None
+    dst,wid = Path(path)/ONNX,model_id(path)
+    if not force and dst.exists() and onnx_info(dst) == dict(weights=wid, opset=opset): return dst
     model,cfg = load_model(path, 'cpu')
     heads = list(cfg['classes'])
     x = torch.zeros(2, 3, *cfg['input']['size'])
@@ -265,6 +287,7 @@ def export_onnx(path,                 # export folder
           else dict(dynamic_axes={'image': {0: 'batch'}, **{h: {0: 'batch'} for h in heads}}))
     torch.onnx.export(model, (x,), str(dst), input_names=['image'], output_names=heads, opset_version=opset, dynamo=dynamo, **kw)
     onnx.checker.check_model(str(dst))
+    stamp_onnx(dst, wid)                  # last: an export cut short records no weights, so it is never taken as current
     return dst
 
 def _ort_session(path:Path, device, int8:bool=False):
@@ -273,4 +296,11 @@ def _ort_session(path:Path, device, int8:bool=False):
     try: import onnxruntime as ort
     except ImportError: raise ImportError("ONNX Runtime is not installed: pip install 'fashion-fastai[onnx]'") from None
     prov = ['CUDAExecutionProvider', 'CPUExecutionProvider'] if device.type == 'cuda' else ['CPUExecutionProvider']
-    return ort.InferenceSession(str(f), providers=[p for p in prov if p in ort.get_available_providers()])
+    sess = ort.InferenceSession(str(f), providers=[p for p in prov if p in ort.get_available_providers()])
+    made_from, again = sess.get_modelmeta().custom_metadata_map.get(ONNX_WEIGHTS), f"fashion-fastai export-onnx --model {path}{' --int8' if int8 else ''}"
+    if made_from is None:
+        import warnings
+        warnings.warn(f"{f} does not record the weights it was exported from (an older fashion-fastai wrote it): run `{again}` so that it can be checked against {WEIGHTS}")
+    elif made_from != model_id(path):
+        raise ExportFolderError(f"{f} was exported from other weights than {Path(path)/WEIGHTS} ({made_from}, not {model_id(path)}): run `{again}` again")
+    return sess

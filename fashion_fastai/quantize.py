@@ -11,8 +11,8 @@ import contextlib, os, sys, tempfile
 from pathlib import Path
 import numpy as np
 from .datasets import ImageError
-from .export_format import ONNX, ONNX_INT8, VALID, ExportFolderError, read_config
-from .inference import Preprocess
+from .export_format import ONNX, ONNX_INT8, VALID, WEIGHTS, ExportFolderError, read_config, model_id
+from .inference import Preprocess, onnx_info, stamp_onnx
 from .evaluation import dataset_split
 
 # %% auto #0
@@ -71,6 +71,8 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
     path = Path(path)
     src = path/ONNX
     if not src.exists(): raise ExportFolderError(f"{path} has no {ONNX}: run `fashion-fastai export-onnx --model {path}` first")
+    made_from = onnx_info(src).get('weights')
+    if made_from != model_id(path): raise ExportFolderError(f"{src} was not exported from {path/WEIGHTS}'s weights: run `fashion-fastai export-onnx --model {path} --int8`")
     methods = dict(minmax=CalibrationMethod.MinMax, percentile=CalibrationMethod.Percentile, entropy=CalibrationMethod.Entropy)
     if calibrate not in methods: raise ValueError(f"calibrate={calibrate!r}: use one of {', '.join(methods)}")
     method,cfg = methods[calibrate],read_config(path)
@@ -88,4 +90,5 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
                                  per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                  op_types_to_quantize=QUANTIZED_OPS, calibrate_method=method)
         finally: logging.disable(logging.NOTSET)
+    stamp_onnx(path/ONNX_INT8, made_from)          # made from the same weights as model.onnx
     return path/ONNX_INT8

@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/similarity.html.md"""
 
 # %% ../nbs/07_similarity.ipynb #1a63b4b6
 from __future__ import annotations
-import hashlib, json, warnings
+import json, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,10 +15,10 @@ from torch import nn
 from PIL import Image, ImageDraw
 from safetensors.numpy import save_file, load_file
 from .inference import Predictor, ImageError, load_rgb
-from .export_format import patch, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS
+from .export_format import patch, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS, model_id
 
 # %% auto #0
-__all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'model_id', 'Embeddings', 'Embedder',
+__all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'Embeddings', 'Embedder',
            'SimilarityIndexError', 'label_of', 'SimilarityIndex', 'check_model', 'index_embedder', 'precision_at_k',
            'contact_sheet']
 
@@ -57,14 +57,6 @@ def head_features(model:nn.Module) -> nn.Module:
     return nn.Sequential(body, _to_hidden(list(head.children())))
 
 FEATURES = dict(pool=pooled_body, head=head_features)
-
-# %% ../nbs/07_similarity.ipynb #2be9836d
-def model_id(path) -> str:
-    "The first 16 hex digits of the SHA-256 of export folder `path`'s weights"
-    h = hashlib.sha256()
-    with open(Path(path)/WEIGHTS, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()[:16]
 
 # %% ../nbs/07_similarity.ipynb #98a4d71a
 class Embeddings(np.ndarray):

@@ -29,10 +29,15 @@ def cli(*args, timeout=600):
 def cli_in(*args):
     """`fashion-fastai ARGS` run in this process (`cli.main`, what the console script calls), as a CompletedProcess: for checks
     that need no fresh process — an error message, a `--dry-run`, a sample — without paying Python, torch and fastai's start-up"""
-    import contextlib, io
+    import contextlib, io, warnings
     from fashion_fastai.cli import main
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    def show(message, category, filename, lineno, file=None, line=None):
+        err.write(warnings.formatwarning(message, category, filename, lineno, line))
+    # warnings as a fresh process shows them, on its stderr (pytest records them instead, and would hide them from the test)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.resetwarnings(); warnings.simplefilter('default'); warnings.showwarning = show
+        for c in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning): warnings.simplefilter('ignore', c)   # Python's defaults
         try: rc = main([str(a) for a in args])
         except SystemExit as e: rc = e.code if isinstance(e.code, int) else int(e.code is not None)   # argparse: --help, usage errors
     return subprocess.CompletedProcess(['fashion-fastai', *map(str, args)], rc, out.getvalue(), err.getvalue())

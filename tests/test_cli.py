@@ -1,4 +1,6 @@
-"The `fashion-fastai` command, run as a user runs it: in a subprocess."
+"""The `fashion-fastai` command: in a subprocess, as a user runs it, where the process matters (training, a kill, an exit
+code, ONNX Runtime in a fresh process); in this process (`cli_in`: the same `main`, stdout, stderr and warnings) for the
+rest. `test_user_paths.py` runs every base command in a fresh process."""
 import json, shutil, pytest, torch
 from pathlib import Path
 from conftest import cli, cli_in
@@ -10,7 +12,7 @@ def test_sample_then_show_batch(tmp_path):
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info['layout'] == 'categories' and info['n'] == 40 and sum(info['splits'].values()) == 40
-    r = run('show-batch', '--data', tmp_path/'s', '--size', '64', '--bs', '4', '--max-n', '4', '--out', tmp_path/'b.png', '--crop-bbox')
+    r = cli_in('show-batch', '--data', tmp_path/'s', '--size', '64', '--bs', '4', '--max-n', '4', '--out', tmp_path/'b.png', '--crop-bbox')
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info['task'] == 'categories' and info['batch'] == [4, 3, 64, 64] and info['classes'] == {'label': 50}
@@ -67,7 +69,7 @@ def test_training_in_a_log_prints_a_line_per_epoch(small):
     assert [x[0] for x in rows] == ['epoch', '0', 'epoch', '0'], err      # the frozen stage's table, then the unfrozen one's
 
 def test_evaluate_prints_one_json_object(small):
-    r = run('evaluate', '--model', small['model'], '--data', small['data'], '--split', 'validation')
+    r = cli_in('evaluate', '--model', small['model'], '--data', small['data'], '--split', 'validation')
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res['task'] == 'attributes' and res['n'] == 9 and res['unreadable'] == 0
@@ -79,7 +81,7 @@ def test_evaluate_counts_unreadable_images(small, tmp_path):
     val = [l.split()[0] for l in (data/'split'/'val.txt').read_text().split()]
     (data/val[0]).write_bytes(b'\xff\xd8\xff\xe0 truncated')
     (data/val[1]).write_bytes(b'')
-    r = run('evaluate', '--model', small['model'], '--data', data)
+    r = cli_in('evaluate', '--model', small['model'], '--data', data)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res['unreadable'] == 2 and res['n'] == 7 and len(res['unreadable_images']) == 2
@@ -88,7 +90,7 @@ def test_interpret_writes_tables_and_plots_and_counts_unreadable_images(small, t
     data = Path(shutil.copytree(small['data'], tmp_path/'data'))
     val = [l.split()[0] for l in (data/'split'/'val.txt').read_text().split()]
     (data/val[0]).write_bytes(b'')
-    r = run('interpret', '--model', small['model'], '--data', data, '--out', tmp_path/'i', '--top-losses', '3')
+    r = cli_in('interpret', '--model', small['model'], '--data', data, '--out', tmp_path/'i', '--top-losses', '3')
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res['n'] == 8 and res['unreadable'] == 1 and '1 of 9 images could not be read' in r.stderr
@@ -118,22 +120,35 @@ def test_predict_one_line_per_image_and_errors_in_place(small, tmp_path):
     ps = [p for _,p in json.loads(r.stdout)['pattern']['top_k']]
     assert len(ps) == 7 and sum(ps) == pytest.approx(1, abs=1e-4)
 
-def test_export_onnx_then_predict_with_onnx(small):
-    r = cli_in('export-onnx', '--model', small['model'])
-    assert r.returncode == 0, r.stderr
+@pytest.fixture(scope='session')
+def small_onnx(once, small):
+    "`small`'s model with model.onnx, exported by `fashion-fastai export-onnx` (once for all workers)"
+    def make(d):
+        shutil.copytree(small['model'], d/'model')
+        r = cli_in('export-onnx', '--model', d/'model')
+        assert r.returncode == 0, r.stderr
+        (d/'export.json').write_text(r.stdout)
+    d = once('cli-small-onnx', make)
+    return dict(model=d/'model', export=json.loads((d/'export.json').read_text()))
+
+def test_export_onnx_then_predict_with_onnx(small, small_onnx):
+    m = small_onnx['model']
+    assert small_onnx['export'] == dict(onnx=str(m/'model.onnx'), exported=True)
     img = sorted((small['data']/'img').glob('*.jpg'))[0]
-    a = json.loads(cli_in('predict', '--model', small['model'], img).stdout)
-    o = run('predict', '--model', small['model'], img, '--onnx')
+    a = json.loads(cli_in('predict', '--model', m, img).stdout)
+    o = run('predict', '--model', m, img, '--onnx')
     assert o.returncode == 0, o.stderr
     b = json.loads(o.stdout)
     for g in ('pattern', 'fit'):
         assert a[g]['label'] == b[g]['label'] and a[g]['prob'] == pytest.approx(b[g]['prob'], abs=1e-4)
 
-def test_export_onnx_int8_then_predict_and_evaluate_with_it(small, tmp_path):
-    m = Path(shutil.copytree(small['model'], tmp_path/'m'))           # its own copy: export-onnx writes into the folder
+def test_export_onnx_int8_then_predict_and_evaluate_with_it(small, small_onnx, tmp_path):
+    m = Path(shutil.copytree(small_onnx['model'], tmp_path/'m'))     # its own copy: export-onnx writes into the folder
     r = cli_in('export-onnx', '--model', m, '--int8', '--calibration', small['data']/'img', '--calibration-n', '40')
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)['int8'].endswith('model.int8.onnx') and (m/'model.int8.onnx').stat().st_size < (m/'model.safetensors').stat().st_size   # int8 body, float heads
+    res = json.loads(r.stdout)
+    assert not res['exported'] and res['int8'].endswith('model.int8.onnx')              # model.onnx was current: kept
+    assert (m/'model.int8.onnx').stat().st_size < (m/'model.safetensors').stat().st_size   # int8 body, float heads
     img = sorted((small['data']/'img').glob('*.jpg'))[0]
     q = json.loads(cli_in('predict', '--model', m, img, '--onnx', '--int8', '--top-k', '3').stdout)
     assert set(q) >= {'pattern', 'fit'} and sum(p for _,p in q['pattern']['top_k']) <= 1 + 1e-4
@@ -285,12 +300,12 @@ def test_index_counts_unreadable_images_and_similar_prints_neighbours_and_a_shee
     imgs = sorted((small['data']/'img').glob('*.jpg'))[:10]
     for i,p in enumerate(imgs): ((tmp_path/'g'/('ab'[i % 2])).mkdir(parents=True, exist_ok=True), shutil.copy(p, tmp_path/'g'/'ab'[i % 2]/p.name))
     (tmp_path/'g'/'a'/'broken.jpg').write_bytes(b'\xff\xd8\xff not really')
-    r = run('index', '--model', small['model'], '--images', tmp_path/'g', '--out', tmp_path/'idx', '--features', 'head')
+    r = cli_in('index', '--model', small['model'], '--images', tmp_path/'g', '--out', tmp_path/'idx', '--features', 'head')
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert (info['n'], info['unreadable'], info['labels'], info['dim']) == (10, 1, 2, 6*512) and info['model']['features'] == 'head' and 'Left 1 unreadable image(s) of 11' in r.stderr
     q = tmp_path/'g'/'b'/imgs[1].name
-    r = run('similar', '--index', tmp_path/'idx', q, tmp_path/'missing.jpg', '-k', '3', '--sheet', tmp_path/'s.png')
+    r = cli_in('similar', '--index', tmp_path/'idx', q, tmp_path/'missing.jpg', '-k', '3', '--sheet', tmp_path/'s.png')
     assert r.returncode == 1 and '1 of 2 image(s) could not be read' in r.stderr, r.stderr
     found, missing = map(json.loads, r.stdout.splitlines())
     nb = found['neighbours']

@@ -65,7 +65,7 @@ def test_predict_equals_the_predict_command(server, served):
     r = post(server + '/predict', files={'file': (img.name, img.read_bytes(), 'image/jpeg')}, top_k=3)
     assert r.status_code == 200, r.text
     got = r.json()['predictions']['label']
-    ref = json.loads(cli('predict', '--model', served['model'], img, '--top-k', '3').stdout)['label']
+    ref = json.loads(cli_in('predict', '--model', served['model'], img, '--top-k', '3').stdout)['label']
     assert got['label'] == ref['label'] and [l for l,_ in got['top_k']] == [l for l,_ in ref['top_k']]
     assert got['prob'] == pytest.approx(ref['prob'], abs=1e-5)
     raw = post(server + '/predict', img.read_bytes(), top_k=3).json()['predictions']['label']     # the raw body
@@ -95,7 +95,7 @@ def test_similar_equals_the_similar_command(server, served, tmp_path):
     img = served['images'][5]
     nb = post(server + '/similar', img.read_bytes(), k=4).json()['neighbours']
     assert len(nb) == 4 and nb[0]['image'] == str(img) and nb[0]['distance'] < 1e-4     # an indexed image finds itself
-    ref = json.loads(cli('similar', '--index', served['index'], img, '-k', '4', '--sheet', tmp_path/'s.png').stdout)['neighbours']
+    ref = json.loads(cli_in('similar', '--index', served['index'], img, '-k', '4', '--sheet', tmp_path/'s.png').stdout)['neighbours']
     assert [n['image'] for n in nb] == [n['image'] for n in ref]
     assert [n['distance'] for n in nb] == pytest.approx([n['distance'] for n in ref], abs=1e-5)
 
