@@ -18,7 +18,7 @@ from fastai.torch_core import TensorCategory, show_title
 from fastai.vision.core import PILImage, imagenet_stats
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms, Normalize
-from .datasets import GROUPS, BBOX, bbox_crop, read_dataset, task_of, label_cols, open_image, unreadable_images
+from .datasets import GROUPS, BBOX, bbox_crop, draft_for, read_dataset, task_of, label_cols, open_image, unreadable_images
 
 # %% auto #0
 __all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'default_presize', 'fashion_block',
@@ -42,16 +42,18 @@ def backbone_stats(arch='resnet34') -> tuple[list, list]:
 # %% ../nbs/01_data.ipynb #827f601d
 class LoadImage(Transform):
     "Open the image of a dataset row as RGB, optionally cropped to its padded bounding box"
-    def __init__(self, crop_bbox:bool=False, pad:float=0.1):
+    def __init__(self, crop_bbox:bool=False, pad:float=0.1,
+                 draft:int=None):             # the presize: decode JPEGs reduced where that keeps ≥ `draft` pixels (`draft_for`)
         super().__init__()
         store_attr()
     def encodes(self, row):
-        img = open_image(row['path'])
+        box = None
         if self.crop_bbox and all(b in row.index for b in BBOX):
             box = [row[b] for b in BBOX]      # one scalar at a time: `row[BBOX]` builds a Series, slower than the decode here
-            if not any(pd.isna(b) for b in box): img = bbox_crop(img, box, self.pad)
-        return PILImage(img)
-    def __repr__(self): return f'LoadImage(crop_bbox={self.crop_bbox}, pad={self.pad})'
+            if any(pd.isna(b) for b in box): box = None
+        img = open_image(row['path'], draft=draft_for(self.draft, box))
+        return PILImage(img if box is None else bbox_crop(img, box, self.pad))
+    def __repr__(self): return f'LoadImage(crop_bbox={self.crop_bbox}, pad={self.pad}, draft={self.draft})'
 
 # %% ../nbs/01_data.ipynb #48e2bc14
 class AttrCategory(Category):
@@ -85,6 +87,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                   presize:int=None,         # item resize before batch augmentation (default: 1.25 × `size`)
                   crop_bbox:bool=False,     # crop each image to its padded bbox first?
                   bbox_pad:float=0.1,       # padding around the bbox, as a fraction of its width/height
+                  draft:bool=False,         # decode JPEGs reduced (1/2 to 1/8) where what is presized keeps ≥ `presize` pixels
                   stats:tuple=None,         # normalisation (mean, std); default none: `fashion_learner` adds the backbone's
                   resize_method:str=ResizeMethod.Squish, # how the presize resize fits images: squish, crop or pad
                   min_scale:float=0.75,     # smallest crop area kept by the random resized crop
@@ -97,7 +100,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
         ys = [AttributeBlock(g, list(df[g].cat.categories)) for g in GROUPS]
     else: ys = [CategoryBlock(vocab=list(df.label.cat.categories), sort=False)]
     return DataBlock(blocks=(ImageBlock, *ys), n_inp=1,
-                     getters=[LoadImage(crop_bbox, bbox_pad), *[ColReader(c) for c in label_cols(df)]],
+                     getters=[LoadImage(crop_bbox, bbox_pad, presize if draft else None), *[ColReader(c) for c in label_cols(df)]],
                      splitter=ifnone(splitter, _split_col),
                      item_tfms=Resize(presize, method=resize_method),
                      batch_tfms=[*aug_transforms(size=size, min_scale=min_scale, **aug_kwargs), *([Normalize.from_stats(*stats)] if stats else [])])

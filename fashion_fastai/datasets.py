@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/datasets.html.md"""
 
 # %% ../nbs/00_datasets.ipynb #087dca09
 from __future__ import annotations
-import warnings
+import math, warnings
 from pathlib import Path
 import pandas as pd
 import mimetypes
@@ -16,7 +16,7 @@ __all__ = ['GROUPS', 'SPLITS', 'BBOX', 'SPLIT_NAMES', 'IMAGE_EXTS', 'LAYOUTS', '
            'MissingFileError', 'AnnotationError', 'MissingImagesError', 'EmptyDatasetError', 'read_rows',
            'read_attr_names', 'read_attributes', 'read_category_names', 'read_categories', 'image_files', 'read_folder',
            'read_csv_labels', 'detect_layout', 'read_dataset', 'task_of', 'label_cols', 'ImageError', 'to_rgb',
-           'open_image', 'unreadable_images', 'shared_data']
+           'open_image', 'unreadable_images', 'draft_for', 'shared_data']
 
 # %% ../nbs/00_datasets.ipynb #d139376c
 GROUPS = ['pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit']
@@ -27,7 +27,9 @@ SPLIT_NAMES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'va
 # %% ../nbs/00_datasets.ipynb #38bba523
 def bbox_crop(img, box, pad:float=0.1):
     "Crop the PIL image `img` to `box` (x1, y1, x2, y2), padded by `pad` of its size on each side and clipped to the image"
-    x1,y1,x2,y2 = (int(b) for b in box)
+    fw,fh = img.info.get('full_size', img.size)       # an image `open_image` decoded reduced: the box is in full-size pixels
+    sx,sy = img.size[0]/fw,img.size[1]/fh
+    x1,y1,x2,y2 = (int(b*s) for b,s in zip(box, (sx, sy, sx, sy)))
     px,py = (x2-x1)*pad,(y2-y1)*pad
     return img.crop((max(0, int(x1-px)), max(0, int(y1-py)), min(img.size[0], int(round(x2+px))), min(img.size[1], int(round(y2+py)))))
 
@@ -339,7 +341,7 @@ def to_rgb(im, background=(255, 255, 255)):
 
 def open_image(path,                # a file path, or a binary file object (e.g. an upload's `io.BytesIO`)
                max_pixels:int=None,  # larger images are refused before decoding (default: `MAX_IMAGE_PIXELS`)
-               draft:tuple=None,     # JPEG: decode at a reduced size no smaller than this (w, h)
+               draft=None,           # JPEG: decode reduced, no smaller than this (w, h), or a function of the stored (w, h) that says it (`draft_for`)
                name:str=None):       # what the messages call the image (default: `path`)
     "The image at `path` as 8-bit RGB, its EXIF orientation applied; `ImageError` if it cannot be read or is too large"
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -360,10 +362,13 @@ def open_image(path,                # a file path, or a binary file object (e.g.
         raise ImageError(f"{name}: the image is {w}×{h} = {w*h:,} pixels, over the limit of {max_pixels:,} pixels: resize it"
                          + (" (or raise fashion_fastai.datasets.MAX_IMAGE_PIXELS if it is genuine)" if max_pixels == MAX_IMAGE_PIXELS else ""), 'too_large')
     try:
-        if draft: im.draft('RGB', draft)      # JPEG: decode at a fraction of the size (every byte is still read)
+        if callable(draft): draft = draft(w, h)
+        full = (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)     # upright, as exif_transpose turns it
+        if draft: im.draft('RGB', tuple(draft))      # JPEG: decode at 1/2, 1/4 or 1/8 of the size (every byte is still read)
         im.load()
-        im = ImageOps.exif_transpose(im)
-        return to_rgb(im)
+        im = to_rgb(ImageOps.exif_transpose(im))
+        if im.size != full: im.info['full_size'] = full      # `bbox_crop` scales boxes given in full-size pixels
+        return im
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ImageError(f"{name}: cannot decode the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
 
@@ -377,6 +382,18 @@ def unreadable_images(paths:list, workers:int=4) -> dict:
         return k, None
     with ThreadPoolExecutor(max(1, workers)) as ex: res = list(ex.map(probe, range(len(paths))))
     return {k: m for k,m in res if m is not None}
+
+# %% ../nbs/00_datasets.ipynb #d6da480f
+def draft_for(presize,               # the size (int, or (h, w)) the region is resized to next
+              bbox=None):            # the region, (x1, y1, x2, y2) in full-size pixels; None: the whole image
+    "`open_image`'s `draft`: the smallest JPEG reduction that keeps the region's shorter side ≥ `presize` (None: no reduction)"
+    if not presize: return None
+    p = max(presize) if isinstance(presize, (tuple, list)) else presize
+    def want(w, h):
+        side = min(bbox[2]-bbox[0], bbox[3]-bbox[1]) if bbox is not None else min(w, h)
+        if side < 2*p: return None            # not even 1/2: decoded in full
+        return (math.ceil(w*p/side), math.ceil(h*p/side))
+    return want
 
 # %% ../nbs/00_datasets.ipynb #f48d178e
 def shared_data(sub:str='') -> Path|None:

@@ -59,10 +59,10 @@ def _load_image_tfm(dls):
 def input_spec(dls) -> dict:
     "The validation preprocessing of `dls` as a JSON-able dict"
     dl = dls.valid
-    spec = dict(crop_bbox=False, bbox_pad=0.1, presize=None, resize_method='squish', pad_mode='reflection',
+    spec = dict(crop_bbox=False, bbox_pad=0.1, draft=False, presize=None, resize_method='squish', pad_mode='reflection',
                 size=None, batch_steps=[], mean=None, std=None)
     load = _load_image_tfm(dls)
-    if load is not None: spec.update(crop_bbox=bool(load.crop_bbox), bbox_pad=float(load.pad))
+    if load is not None: spec.update(crop_bbox=bool(load.crop_bbox), bbox_pad=float(load.pad), draft=getattr(load, 'draft', None) is not None)
     for t in dl.after_item.fs:
         if isinstance(t, Resize):
             spec.update(presize=[t.size[1], t.size[0]], resize_method=str(t.method), pad_mode=str(t.pad_mode))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from PIL import Image
-from .datasets import bbox_crop, ImageError, open_image, to_rgb
+from .datasets import bbox_crop, draft_for, ImageError, open_image, to_rgb
 from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_config, load_model, model_id
 
 # %% auto #0
@@ -21,10 +21,10 @@ __all__ = ['ONNX_WEIGHTS', 'load_rgb', 'presize', 'fastai_grid_sample', 'resampl
            'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
-def load_rgb(img) -> Image.Image:
-    "`img` (a path or a PIL image) as 8-bit RGB, read as training reads it (`open_image`); `ImageError` if it cannot be"
+def load_rgb(img, draft=None) -> Image.Image:
+    "`img` (a path, a binary file or a PIL image) as 8-bit RGB, read as training reads it (`open_image`, with `draft`); `ImageError` if it cannot be"
     if isinstance(img, Image.Image): return to_rgb(img)
-    return open_image(img)
+    return open_image(img, draft=draft)
 
 def _crop_pad(img, sz, tl, pad_mode, resize_to):
     "fastai's `crop_pad` for PIL images: crop (and pad) `sz`=(w, h) at `tl`, then resize to `resize_to`"
@@ -90,11 +90,14 @@ class Preprocess:
     def item(self, img, bbox=None) -> torch.Tensor:
         "One image as a uint8 (3, h, w) tensor at the presize"
         i = self.cfg
-        img = load_rgb(img)
-        if i['crop_bbox'] and not missing_box(bbox):
-            img = bbox_crop(img, bbox, i['bbox_pad'])
+        box = None if not i['crop_bbox'] or missing_box(bbox) else bbox
+        img = load_rgb(img, self.draft(box))
+        if box is not None: img = bbox_crop(img, box, i['bbox_pad'])
         img = presize(img, i['presize'], i['resize_method'], i['pad_mode'])
         return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
+    def draft(self, bbox=None):
+        "What `open_image` decodes an image (cropped to `bbox`) at: reduced as in training if the model was trained so (`draft_for`)"
+        return draft_for(self.cfg['presize'], bbox) if self.cfg.get('draft') else None
     def batch(self, items:list) -> torch.Tensor:
         "uint8 items → the normalised float batch"
         i = self.cfg

@@ -30,10 +30,10 @@ class UploadError(ValueError):
 
 _STATUS = dict(not_image=415, too_large=413, corrupt=400, missing=400)   # HTTP status of each `ImageError.reason`
 
-def read_upload(data:bytes, max_pixels:int=40_000_000) -> Image.Image:
+def read_upload(data:bytes, max_pixels:int=40_000_000, draft=None) -> Image.Image:
     "The RGB image in an upload's bytes, read as training reads images (`open_image`), or an `UploadError` that says what is wrong"
     if not data: raise UploadError(400, "The upload is empty: send an image file (JPEG, PNG, WebP…)")
-    try: return open_image(io.BytesIO(data), max_pixels=max_pixels, name=f"The upload ({len(data):,} bytes)")
+    try: return open_image(io.BytesIO(data), max_pixels=max_pixels, draft=draft, name=f"The upload ({len(data):,} bytes)")
     except ImageError as e: raise UploadError(_STATUS[e.reason], str(e)) from None
 
 
@@ -109,7 +109,8 @@ class Service:
 
     def _item(self, data:bytes) -> torch.Tensor:
         "The upload decoded and presized (on the request's thread), or an `UploadError`"
-        return self.predictor.preprocess.item(read_upload(data, self.max_pixels))
+        pre = self.predictor.preprocess
+        return pre.item(read_upload(data, self.max_pixels, pre.draft()))     # decoded as training decoded (reduced, if so)
 
     def _probs(self, items:list) -> list[dict]:
         "A batch of items → each one's probabilities (head → (1, classes)): the predict batcher's function"
