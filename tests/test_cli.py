@@ -261,7 +261,7 @@ def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
 def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     "The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA; tested at 80 px"
     assert cli_in('sample', tmp_path/'data', '--n', '60', '--seed', '7').returncode == 0
-    r = run('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '2', '--freeze-epochs', '0', '--bs', '16',
+    r = cli_in('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '2', '--freeze-epochs', '0', '--bs', '16',
             '--workers', '0', '--holdout', '12', '--test-size', '80', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
@@ -345,7 +345,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     assert (saved['settings']['size'], saved['settings']['epochs'], saved['settings']['lr']) == (32, 3, 2e-3)   # as resolved at the start
     saved['settings']['lr'] = 1e-3                       # as if the defaults or a recipe had changed since: the run's own settings win
     (out/'run.json').write_text(json.dumps(saved))
-    r = run('train', '--resume', '--out', out)
+    r = cli_in('train', '--resume', '--out', out)              # the kill needed a process; resuming does not
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout.strip().splitlines()[-1])
     assert m['lr'] == 1e-3
@@ -365,7 +365,7 @@ def test_resume_needs_a_started_run(tmp_path):
 
 def test_progressive_training_from_the_command_line(tmp_path):
     assert cli_in('sample', tmp_path/'d', '--n', '60', '--seed', '4').returncode == 0
-    r = run('train', '--data', tmp_path/'d', '--size', '48', '--epochs', '1', '--progressive', '--bs', '8', '--workers', '0',
+    r = cli_in('train', '--data', tmp_path/'d', '--size', '48', '--epochs', '1', '--progressive', '--bs', '8', '--workers', '0',
             '--holdout', '12', '--no-interpret', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     stages = [l.split(',')[0] for l in (tmp_path/'m'/'history.csv').read_text().splitlines()[1:]]
