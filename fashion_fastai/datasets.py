@@ -363,11 +363,12 @@ def open_image(path,                # a file path, or a binary file object (e.g.
                          + (" (or raise fashion_fastai.datasets.MAX_IMAGE_PIXELS if it is genuine)" if max_pixels == MAX_IMAGE_PIXELS else ""), 'too_large')
     try:
         if callable(draft): draft = draft(w, h)
-        full = (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)     # upright, as exif_transpose turns it
-        if draft: im.draft('RGB', tuple(draft))      # JPEG: decode at 1/2, 1/4 or 1/8 of the size (every byte is still read)
+        if draft:                                    # JPEG: decode at 1/2, 1/4 or 1/8 of the size (every byte is still read)
+            full = (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)     # upright, as exif_transpose turns it
+            im.draft('RGB', tuple(draft))
         im.load()
         im = to_rgb(ImageOps.exif_transpose(im))
-        if im.size != full: im.info['full_size'] = full      # `bbox_crop` scales boxes given in full-size pixels
+        if draft and im.size != full: im.info['full_size'] = full      # `bbox_crop` scales boxes given in full-size pixels
         return im
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ImageError(f"{name}: cannot decode the image ({type(e).__name__}: {e}): is the file truncated or corrupt?") from None
