@@ -30,7 +30,7 @@ def test_show_batch_defaults_to_the_embedded_sample(tmp_path):
     (['sample', 'x', '--n', '3'], 'n must be at least 10'),
 ])
 def test_errors_are_one_line(tmp_path, args, msg):
-    r = run(*args)
+    r = cli_in(*args)                 # main's handling; tests/test_bad_input.py runs bad input in a fresh process
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 # --- train, then evaluate / predict / submit / export-onnx on what it wrote ---
@@ -105,7 +105,7 @@ def test_interpret_writes_tables_and_plots_and_counts_unreadable_images(small, t
 def test_predict_one_line_per_image_and_errors_in_place(small, tmp_path):
     imgs = sorted((small['data']/'img').glob('*.jpg'))[:2]
     (tmp_path/'bad.jpg').write_text('not an image')
-    r = run('predict', '--model', small['model'], imgs[0], tmp_path/'bad.jpg', imgs[1], '--top-k', '3')
+    r = cli_in('predict', '--model', small['model'], imgs[0], tmp_path/'bad.jpg', imgs[1], '--top-k', '3')
     assert r.returncode == 1
     lines = [json.loads(l) for l in r.stdout.splitlines()]
     assert [l['image'] for l in lines] == [str(imgs[0]), str(tmp_path/'bad.jpg'), str(imgs[1])]
