@@ -10,8 +10,8 @@ import argparse, contextlib, json, sys, time
 from pathlib import Path
 from .datasets import DatasetError, ImageError, IMAGE_EXTS, detect_layout, read_dataset, label_cols
 from .sample import TASKS, make_sample, sample_path
-from .export_format import ExportFolderError
-from .inference import Predictor, export_onnx
+from .export_format import ONNX, ExportFolderError
+from .inference import Predictor, export_onnx, onnx_current
 from .evaluation import data_of, evaluate, submission_lines
 from .training import RECIPES, train
 
@@ -105,10 +105,9 @@ def _submit(args):
 
 def _export_onnx(args):
     "Write model.onnx into the export folder unless it is current (and with --int8, model.int8.onnx)"
-    f = Path(args.model)/'model.onnx'
-    before = f.stat().st_mtime_ns if f.exists() else None
-    res = dict(onnx=str(export_onnx(args.model, opset=args.opset, force=args.force)))
-    res['exported'] = f.stat().st_mtime_ns != before          # False: model.onnx was current (these weights, this opset)
+    exported = args.force or not onnx_current(args.model, args.opset)     # False: kept (these weights, this opset)
+    if exported: export_onnx(args.model, opset=args.opset, force=True)
+    res = dict(onnx=str(Path(args.model)/ONNX), exported=exported)
     if args.int8:
         from fashion_fastai.quantize import quantize_onnx
         t = time.time()

@@ -18,7 +18,8 @@ from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_con
 
 # %% auto #0
 __all__ = ['ONNX_WEIGHTS', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess',
-           'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'export_onnx']
+           'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'onnx_current',
+           'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
 def load_rgb(img, draft=None) -> Image.Image:
@@ -255,9 +256,10 @@ ONNX_WEIGHTS = 'fashion_fastai.weights'    # ONNX metadata: the `model_id` of th
 
 def onnx_info(f) -> dict:
     "`{'weights': model_id or None, 'opset': int}` of ONNX file `f`, read without its external weights; {} if it cannot be read"
-    import onnx
-    try: m = onnx.load(str(f), load_external_data=False)
-    except Exception: return {}
+    try:
+        import onnx
+        m = onnx.load(str(f), load_external_data=False)
+    except Exception: return {}             # onnx not installed (`export_onnx` says which extra), or not an ONNX file
     return dict(weights={p.key: p.value for p in m.metadata_props}.get(ONNX_WEIGHTS),
                 opset=next((o.version for o in m.opset_import if o.domain in ('', 'ai.onnx')), None))
 
@@ -270,6 +272,11 @@ def stamp_onnx(f, weights:str):
     for k,v in [*kept, (ONNX_WEIGHTS, weights)]: m.metadata_props.add(key=k, value=v)
     onnx.save(m, str(f))
 
+def onnx_current(path, opset:int=18) -> bool:
+    "Whether export folder `path` has a `model.onnx` made from its weights at `opset` (then `export_onnx` keeps it)"
+    f = Path(path)/ONNX
+    return f.exists() and onnx_info(f) == dict(weights=model_id(path), opset=opset)
+
 def export_onnx(path,                 # export folder
                 opset:int=18,
                 dynamo:bool=True,      # PyTorch's `torch.export`-based exporter; False: the legacy TorchScript one (deprecated, faster)
@@ -280,8 +287,8 @@ def export_onnx(path,                 # export folder
         import onnx
         if dynamo: import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError: raise ImportError("ONNX export needs onnx and onnxscript: pip install 'fashion-fastai[onnx]'") from None
-    dst,wid = Path(path)/ONNX,model_id(path)
-    if not force and dst.exists() and onnx_info(dst) == dict(weights=wid, opset=opset): return dst
+    dst = Path(path)/ONNX
+    if not force and onnx_current(path, opset): return dst
     model,cfg = load_model(path, 'cpu')
     heads = list(cfg['classes'])
     x = torch.zeros(2, 3, *cfg['input']['size'])
@@ -290,7 +297,7 @@ def export_onnx(path,                 # export folder
           else dict(dynamic_axes={'image': {0: 'batch'}, **{h: {0: 'batch'} for h in heads}}))
     torch.onnx.export(model, (x,), str(dst), input_names=['image'], output_names=heads, opset_version=opset, dynamo=dynamo, **kw)
     onnx.checker.check_model(str(dst))
-    stamp_onnx(dst, wid)                  # last: an export cut short records no weights, so it is never taken as current
+    stamp_onnx(dst, model_id(path))       # last: an export cut short records no weights, so it is never taken as current
     return dst
 
 def _ort_session(path:Path, device, int8:bool=False):
@@ -304,6 +311,6 @@ def _ort_session(path:Path, device, int8:bool=False):
     if made_from is None:
         import warnings
         warnings.warn(f"{f} does not record the weights it was exported from (an older fashion-fastai wrote it): run `{again}` so that it can be checked against {WEIGHTS}")
-    elif made_from != model_id(path):
-        raise ExportFolderError(f"{f} was exported from other weights than {Path(path)/WEIGHTS} ({made_from}, not {model_id(path)}): run `{again}` again")
+    elif made_from != (wid := model_id(path)):
+        raise ExportFolderError(f"{f} was exported from other weights than {Path(path)/WEIGHTS} ({made_from}, not {wid}): run `{again}` again")
     return sess
