@@ -9,7 +9,7 @@ it runs nbdev's own processing of every notebook (directives, `show_doc`, the ce
 and fails when a notebook breaks it, when an exported name has no rendered documentation, when the sidebar
 leaves a notebook out, or when a link between pages leads nowhere.
 """
-import argparse, importlib, inspect, json, os, re, shutil, sys, tempfile, warnings
+import argparse, copy, importlib, inspect, json, os, re, shutil, sys, tempfile, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +36,20 @@ def _module_of(nb:Path):
         for l in c['source']:
             if l.startswith('#| default_exp'): return 'fashion_fastai.' + l.split()[-1]
 
+def _parsed_once(load):
+    "`load` (nbdev's TOML reader) remembering each file: nbdev re-reads pyproject.toml for every cell it processes, ~850 times a check"
+    parsed = {}
+    def _load(p):
+        k = Path(p).resolve()
+        if k not in parsed: parsed[k] = load(p)
+        return copy.deepcopy(parsed[k])
+    return _load
+
 def check(nbs:Path=NBS) -> list:
     "Run nbdev's docs preprocessing on a copy of the notebooks in `nbs`; return the problems found"
     from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
     from nbdev.serve import proc_nbs
+    import nbdev.config as nbdev_config
     problems = []
     nbs = Path(nbs)
     missing = [f for f in SITE_FILES if not (nbs/f).exists()]
@@ -60,6 +70,8 @@ def check(nbs:Path=NBS) -> list:
         for p in nbs.iterdir():
             if p.is_file(): shutil.copy(p, tmp/'nbs')
         cwd = os.getcwd(); os.chdir(tmp)
+        load_toml = nbdev_config._load_toml
+        nbdev_config._load_toml = _parsed_once(load_toml)
         try:
             with warnings.catch_warnings(record=True) as ws:
                 warnings.simplefilter('always')
@@ -67,7 +79,7 @@ def check(nbs:Path=NBS) -> list:
                 nbdev_sidebar.__wrapped__()
                 cache = proc_nbs(n_workers=0)
         except Exception as e: return problems + [f'nbdev docs processing failed: {e}']
-        finally: os.chdir(cwd)
+        finally: os.chdir(cwd); nbdev_config._load_toml = load_toml
         for w in ws:   # nbdev's warning quotes the cell between '---' lines
             if 'Found cells containing imports' in str(w.message):
                 cell = str(w.message).split('---')[1].strip().splitlines()[0]
