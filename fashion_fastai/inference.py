@@ -18,8 +18,8 @@ from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_con
 
 # %% auto #0
 __all__ = ['ONNX_WEIGHTS', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess',
-           'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'onnx_current',
-           'export_onnx']
+           'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'check_onnx',
+           'onnx_current', 'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
 def load_rgb(img, draft=None) -> Image.Image:
@@ -272,6 +272,17 @@ def stamp_onnx(f, weights:str):
     for k,v in [*kept, (ONNX_WEIGHTS, weights)]: m.metadata_props.add(key=k, value=v)
     onnx.save(m, str(f))
 
+def check_onnx(path, f, made_from, strict:bool=False, int8:bool=False):
+    """Refuse ONNX file `f` when `made_from` (the `model_id` it records) is not export folder `path`'s weights; a file that
+    records none (written before the weights were recorded) runs with a warning, or is refused when `strict`"""
+    again = f"fashion-fastai export-onnx --model {path}{' --int8' if int8 else ''}"
+    if made_from is None:
+        msg = f"{f} does not record the weights it was exported from (an older fashion-fastai wrote it): run `{again}` so that it can be checked against {WEIGHTS}"
+        if strict: raise ExportFolderError(msg)
+        import warnings; warnings.warn(msg)
+    elif made_from != (wid := model_id(path)):
+        raise ExportFolderError(f"{f} was exported from other weights than {Path(path)/WEIGHTS} ({made_from}, not {wid}): run `{again}` again")
+
 def onnx_current(path, opset:int=18) -> bool:
     "Whether export folder `path` has a `model.onnx` made from its weights at `opset` (then `export_onnx` keeps it)"
     f = Path(path)/ONNX
@@ -307,10 +318,5 @@ def _ort_session(path:Path, device, int8:bool=False):
     except ImportError: raise ImportError("ONNX Runtime is not installed: pip install 'fashion-fastai[onnx]'") from None
     prov = ['CUDAExecutionProvider', 'CPUExecutionProvider'] if device.type == 'cuda' else ['CPUExecutionProvider']
     sess = ort.InferenceSession(str(f), providers=[p for p in prov if p in ort.get_available_providers()])
-    made_from, again = sess.get_modelmeta().custom_metadata_map.get(ONNX_WEIGHTS), f"fashion-fastai export-onnx --model {path}{' --int8' if int8 else ''}"
-    if made_from is None:
-        import warnings
-        warnings.warn(f"{f} does not record the weights it was exported from (an older fashion-fastai wrote it): run `{again}` so that it can be checked against {WEIGHTS}")
-    elif made_from != (wid := model_id(path)):
-        raise ExportFolderError(f"{f} was exported from other weights than {Path(path)/WEIGHTS} ({made_from}, not {wid}): run `{again}` again")
+    check_onnx(path, f, sess.get_modelmeta().custom_metadata_map.get(ONNX_WEIGHTS), int8=int8)
     return sess

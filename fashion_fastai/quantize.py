@@ -11,8 +11,8 @@ import contextlib, os, sys, tempfile
 from pathlib import Path
 import numpy as np
 from .datasets import ImageError
-from .export_format import ONNX, ONNX_INT8, VALID, WEIGHTS, ExportFolderError, read_config, model_id
-from .inference import Preprocess, onnx_info, stamp_onnx
+from .export_format import ONNX, ONNX_INT8, VALID, ExportFolderError, read_config
+from .inference import Preprocess, onnx_info, stamp_onnx, check_onnx
 from .evaluation import dataset_split
 
 # %% auto #0
@@ -72,7 +72,7 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
     src = path/ONNX
     if not src.exists(): raise ExportFolderError(f"{path} has no {ONNX}: run `fashion-fastai export-onnx --model {path}` first")
     made_from = onnx_info(src).get('weights')
-    if made_from != model_id(path): raise ExportFolderError(f"{src} was not exported from {path/WEIGHTS}'s weights: run `fashion-fastai export-onnx --model {path} --int8`")
+    check_onnx(path, src, made_from, strict=True, int8=True)    # strict: the int8 file would be stamped as made from these weights
     methods = dict(minmax=CalibrationMethod.MinMax, percentile=CalibrationMethod.Percentile, entropy=CalibrationMethod.Entropy)
     if calibrate not in methods: raise ValueError(f"calibrate={calibrate!r}: use one of {', '.join(methods)}")
     method,cfg = methods[calibrate],read_config(path)
