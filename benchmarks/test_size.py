@@ -27,12 +27,13 @@ def main():
     a = p.parse_args()
     combos = [[int(s) for s in c.split('+')] for c in a.combine]
     if any(s not in a.sizes for c in combos for s in c): p.error('every size in --combine must be among --sizes')
-    rows, kept = [], {}
+    rows, kept, df = [], {}, None
     for s in a.sizes:
         row, pred = dict(size=s), Predictor(a.model, size=s)       # one model load per size, with and without TTA
-        df = dataset_split(data_of(pred, a.data), a.split, pred.path)
-        targets, boxes = targets_of(df, pred.cfg), boxes_of(df, pred.cfg)
-        key = 'mean_accuracy' if pred.task == 'attributes' else 'accuracy'
+        if df is None:                                            # what `evaluate` does, kept so that sizes' probabilities can be averaged
+            df = dataset_split(data_of(pred, a.data), a.split, pred.path)
+            targets, boxes = targets_of(df, pred.cfg), boxes_of(df, pred.cfg)
+            key = 'mean_accuracy' if pred.task == 'attributes' else 'accuracy'
         for tta in (False, True):
             pred.tta = tta
             t = time.perf_counter()
