@@ -56,17 +56,17 @@ def _train(args):
 def _progress(): return sys.stderr.isatty()
 
 def _predictor(args, **kwargs) -> Predictor:
-    "The export folder's `Predictor`, with mirror TTA if `--tta`, or by default if the model was trained with it"
+    "The export folder's `Predictor`, with the TTA `--tta` and `--tta-sizes` ask for, or by default the TTA the model was trained with"
     onnx = getattr(args, 'onnx', False)
     if getattr(args, 'int8', False) and not onnx: raise ValueError('--int8 runs the ONNX Runtime model: add --onnx')
-    return Predictor(args.model, device=args.device, size=getattr(args, 'size', None), tta=args.tta,
+    return Predictor(args.model, device=args.device, size=getattr(args, 'size', None), tta=args.tta, tta_sizes=args.tta_sizes,
                      backend='onnx' if onnx else 'torch', int8=getattr(args, 'int8', False), bf16=getattr(args, 'bf16', False), **kwargs)
 
 def _evaluate(args):
     "Metrics of an export folder on a dataset split (default: of the dataset it was trained on), as one JSON object"
     pred = _predictor(args)
     data = data_of(pred, args.data)
-    print(json.dumps(dict(data=str(data), tta=pred.tta, **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
+    print(json.dumps(dict(data=str(data), tta=pred.tta, tta_sizes=pred.tta_sizes, **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
 
 def _interpret(args):
     "Confusion matrices, most confused, per-class report and top losses on a dataset split, written as CSV and PNG"
@@ -152,7 +152,7 @@ def _serve(args):
     "Serve the model (and index) over HTTP until interrupted"
     from fashion_fastai.serve import serve
     print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index, workers=args.workers)), flush=True)
-    serve(args.model, index=args.index, host=args.host, port=args.port, workers=args.workers, tta=args.tta, device=args.device,
+    serve(args.model, index=args.index, host=args.host, port=args.port, workers=args.workers, tta=args.tta, tta_sizes=args.tta_sizes, device=args.device,
           max_pixels=args.max_pixels, max_bytes=int(args.max_mb * 2**20), max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
           backend='onnx' if args.onnx else 'torch', int8=args.int8, bf16=args.bf16, log_level=args.log_level)
 
@@ -163,8 +163,10 @@ def _lr(s:str):
     except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is neither a number nor 'find'") from None
 
 def _shown(v) -> str:
-    "A recipe setting as `train --help` lists it: one that differs by task as `value (task)` pairs"
-    return ' or '.join(f'{x:g} ({t})' for t,x in v.items()) if isinstance(v, dict) else str(v)
+    "A recipe setting as `train --help` lists it (a list as its command-line words); one that differs by task as `value (task)` pairs"
+    if isinstance(v, dict): return ' or '.join(f'{_shown(x)} ({t})' for t,x in v.items())
+    if isinstance(v, (list, tuple)): return ' '.join(map(_shown, v))
+    return f'{v:g}' if isinstance(v, float) else str(v)
 
 def _data_cmds(sub):
     "`sample` and `show-batch`"
@@ -219,6 +221,8 @@ def _train_cmd(sub):
     t.add_argument('--label-smoothing', type=float, help='label smoothing (default: 0)')
     t.add_argument('--class-weights', choices=['balanced'], help='weigh rarer classes more in the loss')
     t.add_argument('--tta', action=argparse.BooleanOptionalAction, help='also report validation metrics with mirror-image test-time augmentation')
+    t.add_argument('--tta-sizes', type=int, nargs='+', metavar='SIZE', help='with --tta: multi-scale TTA, the probabilities at these image '
+                   'sizes averaged; the export predicts so by default (the cpu recipe\'s, for attributes: 224 256 288)')
     t.add_argument('--keep', choices=['best', 'last'], help="export the best epoch on the validation set, or the last (default: best)")
     t.add_argument('--group-weights', type=float, nargs=6, metavar='W', help='attributes: a loss weight per group, in the order '
                    'pattern sleeve length neckline fabric fit (default: all 1)')
@@ -245,8 +249,11 @@ def _model_cmd(sub, name:str, help:str, tta:bool=True):
     c.add_argument('--model', required=True, help='export folder (written by train --out)')
     c.add_argument('--device', help='torch device (default: CUDA when available, else CPU)')
     c.add_argument('--bs', type=int, default=32, help='images per batch')
-    if tta: c.add_argument('--tta', action=argparse.BooleanOptionalAction,
-                           help='average each image with its mirror image (default: as the model was trained, see train --tta)')
+    if tta:
+        c.add_argument('--tta', action=argparse.BooleanOptionalAction,
+                       help='average each image with its mirror image (default: as the model was trained, see train --tta)')
+        c.add_argument('--tta-sizes', type=int, nargs='+', metavar='SIZE', help='multi-scale TTA: average the probabilities at these '
+                       'image sizes (default: as the model was trained, see train --tta-sizes; --no-tta or --size: one size)')
     return c
 
 # %% ../nbs/10_cli.ipynb #990190e0

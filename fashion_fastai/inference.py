@@ -18,8 +18,8 @@ from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_con
 
 # %% auto #0
 __all__ = ['ONNX_WEIGHTS', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess',
-           'input_at_size', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx', 'check_onnx',
-           'onnx_current', 'export_onnx']
+           'input_at_size', 'MultiScale', 'bf16_supported', 'Probs', 'Predictor', 'onnx_info', 'stamp_onnx',
+           'check_onnx', 'onnx_current', 'export_onnx']
 
 # %% ../nbs/05_inference.ipynb #baa92be1
 def load_rgb(img, draft=None) -> Image.Image:
@@ -90,10 +90,16 @@ class Preprocess:
         self.std = torch.tensor(i['std']).view(1, -1, 1, 1)
     def item(self, img, bbox=None) -> torch.Tensor:
         "One image as a uint8 (3, h, w) tensor at the presize"
+        return self.sized(self.image(img, bbox))
+    def image(self, img, bbox=None) -> Image.Image:
+        "One image decoded (reduced as `draft` says) and cropped to `bbox` when the model crops: steps 1 and 2"
         i = self.cfg
         box = None if not i['crop_bbox'] or missing_box(bbox) else bbox
         img = load_rgb(img, self.draft(box))
-        if box is not None: img = bbox_crop(img, box, i['bbox_pad'])
+        return bbox_crop(img, box, i['bbox_pad']) if box is not None else img
+    def sized(self, img:Image.Image) -> torch.Tensor:
+        "A decoded image presized, as a uint8 (3, h, w) tensor: step 3"
+        i = self.cfg
         img = presize(img, i['presize'], i['resize_method'], i['pad_mode'])
         return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
     def draft(self, bbox=None):
@@ -121,6 +127,25 @@ def input_at_size(inp:dict,              # the `input` section of an export's co
     (oh,ow),(ph,pw) = inp['size'],inp['presize']
     return {**inp, 'size': [h, w], 'presize': [int(round(ph*h/oh)), int(round(pw*w/ow))],
             'batch_steps': [{**st, 'size': [h, w]} if st['op'] == 'center_resize' else st for st in inp['batch_steps']]}
+
+# %% ../nbs/05_inference.ipynb #c9463ec9
+class MultiScale:
+    "Images → one normalised batch per size of `sizes` (a tuple), each image decoded and cropped once: multi-scale TTA's input"
+    def __init__(self, cfg:dict, sizes:list):
+        if not sizes: raise ValueError("MultiScale needs at least one size")
+        self.sizes = [int(s) for s in sizes]
+        self.scales = [Preprocess({**cfg, 'input': input_at_size(cfg['input'], s)}) for s in self.sizes]
+        self.decoder = max(self.scales, key=lambda p: math.prod(p.cfg['presize']))   # its draft keeps enough pixels for every size
+    def draft(self, bbox=None): return self.decoder.draft(bbox)
+    def item(self, img, bbox=None) -> tuple:
+        "One image as a uint8 tensor per size"
+        im = self.decoder.image(img, bbox)
+        return tuple(p.sized(im) for p in self.scales)
+    def batch(self, items:list) -> tuple:
+        "Items → a normalised float batch per size"
+        return tuple(p.batch([it[k] for it in items]) for k,p in enumerate(self.scales))
+    def __call__(self, images:list, bboxes=None) -> tuple:
+        return self.batch([self.item(im, None if bboxes is None else bboxes[k]) for k,im in enumerate(images)])
 
 # %% ../nbs/05_inference.ipynb #7b2b079e
 def bf16_supported() -> bool:
@@ -152,9 +177,11 @@ class Predictor:
                  channels_last:bool=True,     # NHWC weights for the torch backend: ~1.5× faster convolutions on CPU
                  tta:bool=None,               # average each image's logits with its mirror image's (`FlipTTA`); default: as trained
                  size=None,                   # test at this size (int or (h, w)) instead of the config's: see `input_at_size`
+                 tta_sizes:list=None,         # multi-scale TTA: average the probabilities at these sizes (`MultiScale`); default: as trained, with `tta`
                  int8:bool=False,             # with backend='onnx': the int8 model `quantize_onnx` wrote (model.int8.onnx)
                  bf16:bool=False):            # torch backend on a CPU with bfloat16 instructions (AVX512-BF16, AMX): autocast to bfloat16
-        if size is not None and backend == 'onnx': raise ValueError("size= needs backend='torch': model.onnx is exported for the config's size")
+        if (size is not None or tta_sizes) and backend == 'onnx':
+            raise ValueError(f"{'size=' if size is not None else 'tta_sizes='} needs backend='torch': model.onnx is exported for the config's size")
         if int8 and backend != 'onnx': raise ValueError("int8=True needs backend='onnx': the int8 model is an ONNX Runtime one (`quantize_onnx`)")
         if bf16 and backend != 'torch': raise ValueError("bf16=True needs backend='torch' (PyTorch's CPU autocast)")
         if bf16 and not bf16_supported(): raise ValueError("bf16=True: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), so it would run slower than float32")
@@ -171,9 +198,21 @@ class Predictor:
         else: raise ValueError(f"backend={backend!r}: use 'torch' or 'onnx'")
         self.backend,self.bf16,self.task,self.classes = backend,bf16,self.cfg['task'],self.cfg['classes']
         self.heads = list(self.classes)
-        self.tta = bool(self.cfg.get('training', {}).get('tta', False)) if tta is None else tta   # `train` records its recipe's
+        trained = self.cfg.get('training', {})                 # `train` records its recipe's TTA
+        self.tta = bool(trained.get('tta', False)) if tta is None else tta
+        if tta_sizes is None and self.tta and size is None: tta_sizes = self._trained_sizes(trained.get('tta_sizes'))
+        self.tta_sizes = [int(s) for s in tta_sizes] if tta_sizes else None
         if size is not None: self.cfg = {**self.cfg, 'input': input_at_size(self.cfg['input'], size)}
-        self.preprocess = Preprocess(self.cfg)
+        self.preprocess = Preprocess(self.cfg)                 # the config's size: what embeddings use
+        self.inputs = MultiScale(self.cfg, self.tta_sizes) if self.tta_sizes else self.preprocess    # what `probs` feeds the model
+
+    def _trained_sizes(self, sizes):
+        if sizes and self.backend == 'onnx':
+            import warnings
+            warnings.warn(f"{self.path} was trained to predict with multi-scale TTA at {sizes} px, which needs backend='torch' "
+                          "(model.onnx runs at the config's size only): predicting at that size alone")
+            return None
+        return sizes
 
     def logits(self, x:torch.Tensor) -> list[np.ndarray]:
         "Raw scores of each head for a preprocessed batch"
@@ -200,20 +239,26 @@ class Predictor:
             for h,pr in self.batch_probs(x, log).items(): out[h][ok] = pr
         return out
 
-    def batch_probs(self, x:torch.Tensor, log:bool=False) -> dict:
-        "Head → softmax probabilities (or their logarithms) of a preprocessed batch"
+    def batch_probs(self, x, log:bool=False) -> dict:
+        "Head → softmax probabilities (or their logarithms) of a preprocessed batch; of a tuple of batches (`MultiScale`), their mean"
+        if not isinstance(x, tuple):
+            return {h: (lambda l: l.log_softmax(-1) if log else l.softmax(-1))(torch.from_numpy(l).float()).numpy()
+                    for h,l in zip(self.heads, self.logits(x))}
+        lps = [[torch.from_numpy(l).float().log_softmax(-1) for l in self.logits(xi)] for xi in x]
         out = {}
-        for h,l in zip(self.heads, self.logits(x)):
-            l = torch.from_numpy(l).float()
-            out[h] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
+        for j,h in enumerate(self.heads):
+            lp = torch.stack([s[j] for s in lps]).logsumexp(0) - math.log(len(lps))    # log of the mean probability, exactly
+            out[h] = (lp if log else lp.exp()).numpy()
         return out
 
     def batches(self, images:list, bboxes=None, bs:int=32, progress:bool=False,
-                errors:dict=None):            # where to put the messages of unreadable images (None: raise `ImageError`)
+                errors:dict=None,             # where to put the messages of unreadable images (None: raise `ImageError`)
+                scales:bool=True):            # False: batches at the config's size only, never `MultiScale`'s tuples (embeddings)
         """(indices, preprocessed batch) of the readable images among `images`, `bs` at a time, decoded on the worker
         threads one batch ahead: the next batch is decoding while the caller runs the model on this one"""
+        pre = self.inputs if scales else self.preprocess
         def load(k):
-            try: return self.preprocess.item(images[k], None if bboxes is None else bboxes[k])
+            try: return pre.item(images[k], None if bboxes is None else bboxes[k])
             except ImageError as e:
                 if errors is None: raise
                 errors[k] = str(e)
@@ -223,7 +268,7 @@ class Predictor:
             loaded = [f() for f in ahead]
             if j + 1 < len(idxs): ahead = self._submit(load, idxs[j + 1])
             ok = [k for k,t in zip(idx, loaded) if t is not None]
-            if ok: yield ok, self.preprocess.batch([t for t in loaded if t is not None])
+            if ok: yield ok, pre.batch([t for t in loaded if t is not None])
 
     def _submit(self, f, xs) -> list:
         "`f(x)` for each of `xs`, started on the worker threads (PIL decodes and resizes with the GIL released): a callable per result"
@@ -249,7 +294,7 @@ class Predictor:
         return [dict(image=str(im), error=p.errors[k]) if k in p.errors else dict(image=str(im), **self.decode(p, k, top_k))
                 for k,im in enumerate(images)]
 
-    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r}, tta={self.tta})"
+    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r}, tta={self.tta}" + (f", tta_sizes={self.tta_sizes})" if self.tta_sizes else ")")
 
 # %% ../nbs/05_inference.ipynb #7cbc4666
 ONNX_WEIGHTS = 'fashion_fastai.weights'    # ONNX metadata: the `model_id` of the weights the file was made from

@@ -80,7 +80,7 @@ def model_card(path) -> str:
             *(['metrics:', *[f'- {k}' for k in valid if k != 'valid_loss']] if valid else []), '---']
     heads = [[h, len(v), ', '.join(v) if len(v) <= 12 else ', '.join(v[:12]) + f', … ({len(v) - 12} more)'] for h,v in classes.items()]
     settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'freeze_epochs', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
-                                  'channels_last', 'gamma', 'label_smoothing', 'class_weights', 'progressive', 'keep', 'tta', 'seed') if k in t}
+                                  'channels_last', 'gamma', 'label_smoothing', 'class_weights', 'progressive', 'keep', 'tta', 'tta_sizes', 'seed') if k in t}
     lines = [*yaml, '',
         f"# {b['arch']}: clothing {what} from a photo", '',
         f"Written by fashion-fastai {cfg.get('library_version', '?')} from this folder's `config.json` and `metrics.json`; "
@@ -110,7 +110,8 @@ def model_card(path) -> str:
                   _table(['setting', 'value'], [[k, _num(v)] for k,v in settings.items()]), '']
     lines += ['## Validation', '', f"From {source}.", '']
     if valid:
-        lines += [_table(['metric', 'value'] + (['with mirror TTA'] if tta else []),
+        tta_name = 'with mirror TTA' + (f" at {', '.join(map(str, t['tta_sizes']))} px" if t.get('tta_sizes') else '')
+        lines += [_table(['metric', 'value'] + ([tta_name] if tta else []),
                          [[k, _num(v)] + ([_num(tta.get(k))] if tta else []) for k,v in valid.items()]), '']
     else: lines += ['Not recorded.', '']
     lines += ['## Use it', '', "With fashion-fastai installed (`pip install fashion-fastai`; fastai itself is not needed to predict):", '',

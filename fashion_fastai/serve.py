@@ -92,12 +92,13 @@ class Service:
     def __init__(self, model,                  # export folder
                  index=None,                   # similarity index folder (`fashion-fastai index`), for /similar
                  tta:bool=None,                # mirror TTA (default: as the model was trained)
+                 tta_sizes:list=None,          # multi-scale TTA's sizes (default: as the model was trained, with `tta`)
                  device=None,
                  max_pixels:int=40_000_000,    # larger images are refused (413)
                  max_batch:int=8,              # concurrent requests run as one forward pass, up to this many (1: one at a time)
                  max_wait_ms:float=5.,         # how long a request waits for others to join its batch
                  backend:str='torch', int8:bool=False, bf16:bool=False):   # how `Predictor` runs the model (ONNX Runtime: ~3× PyTorch eager on a CPU)
-        self.predictor = Predictor(model, device=device, workers=1, tta=tta, backend=backend, int8=int8, bf16=bf16)
+        self.predictor = Predictor(model, device=device, workers=1, tta=tta, tta_sizes=tta_sizes, backend=backend, int8=int8, bf16=bf16)
         self.index = None if index is None else SimilarityIndex.load(index)
         # embeddings come from the PyTorch model's body, whatever runs the predictions
         self.embedder = None if index is None else index_embedder(self.index, self.predictor if backend == 'torch' else Predictor(model, device=device, workers=1))
@@ -107,14 +108,13 @@ class Service:
         # the folder the gallery pictures may be served from: the one holding them all (symlinks are followed, then checked against it)
         self.gallery_root = None if index is None else Path(os.path.commonpath([Path(p).absolute().parent for p in self.index.images])).resolve()
 
-    def _item(self, data:bytes) -> torch.Tensor:
-        "The upload decoded and presized (on the request's thread), or an `UploadError`"
-        pre = self.predictor.preprocess
+    def _item(self, data:bytes, pre) -> torch.Tensor:
+        "The upload decoded and presized by `pre` (on the request's thread), or an `UploadError`"
         return pre.item(read_upload(data, self.max_pixels, pre.draft()))     # decoded as training decoded (reduced, if so)
 
     def _probs(self, items:list) -> list[dict]:
         "A batch of items → each one's probabilities (head → (1, classes)): the predict batcher's function"
-        x = self.predictor.preprocess.batch(items)
+        x = self.predictor.inputs.batch(items)                 # a tuple of batches with multi-scale TTA
         with self.lock: probs = self.predictor.batch_probs(x)
         return [{h: v[i:i+1] for h,v in probs.items()} for i in range(len(items))]
 
@@ -125,18 +125,18 @@ class Service:
 
     def predict(self, data:bytes, top_k:int=1) -> dict:
         "Each head's prediction (label, probability, and the `top_k` most likely) for an uploaded image"
-        return self.predictor.decode(self.batchers['predict'](self._item(data)), 0, top_k)
+        return self.predictor.decode(self.batchers['predict'](self._item(data, self.predictor.inputs)), 0, top_k)
 
     def similar(self, data:bytes, k:int=5) -> list[dict]:
         "The `k` gallery images nearest to an uploaded image: image, label, cosine distance"
         if self.index is None: raise UploadError(404, "This service has no similarity index: start it with `fashion-fastai serve --index INDEX`")
-        e = self.batchers['similar'](self._item(data))
+        e = self.batchers['similar'](self._item(data, self.predictor.preprocess))
         return self.index.neighbours(*self.index.search(e[None], k))[0]
 
     def health(self) -> dict:
         cfg = self.predictor.cfg
         return dict(status='ok', version=__version__, model=str(self.predictor.path), task=cfg['task'], arch=cfg['model']['body']['arch'],
-                    classes={h: len(v) for h,v in cfg['classes'].items()}, tta=self.predictor.tta,
+                    classes={h: len(v) for h,v in cfg['classes'].items()}, tta=self.predictor.tta, tta_sizes=self.predictor.tta_sizes,
                     index=None if self.index is None else len(self.index), uptime_s=round(time.time() - self.started, 1),
                     batching={k: dict(max_batch=b.max_batch, max_wait_ms=b.max_wait*1e3, batches=sum(b.sizes.values()),
                                       images=sum(n*c for n,c in b.sizes.items())) for k,b in self.batchers.items() if b is not None})
@@ -247,7 +247,7 @@ def serve(model,                        # export folder
           index=None,                   # similarity index folder, for /similar
           host:str='127.0.0.1', port:int=8000,
           workers:int=1,                # processes, each with its own model and cores/workers threads
-          tta:bool=None, device=None,
+          tta:bool=None, tta_sizes:list=None, device=None,
           max_pixels:int=40_000_000,    # larger images are refused (413)
           max_bytes:int=10*2**20,       # larger request bodies are refused (413)
           max_batch:int=8, max_wait_ms:float=5.,  # micro-batching (`Service`)
@@ -257,7 +257,7 @@ def serve(model,                        # export folder
     try: import uvicorn
     except ImportError: raise ImportError("The service needs FastAPI and uvicorn: pip install 'fashion-fastai[serve]'") from None
     if workers < 1: raise ValueError(f"workers={workers}: use at least 1")
-    kw = dict(model=str(model), index=None if index is None else str(index), tta=tta, device=device, max_pixels=max_pixels,
+    kw = dict(model=str(model), index=None if index is None else str(index), tta=tta, tta_sizes=tta_sizes, device=device, max_pixels=max_pixels,
               max_batch=max_batch, max_wait_ms=max_wait_ms, backend=backend, int8=int8, bf16=bf16)
     if workers == 1: return uvicorn.run(create_app(Service(**kw), max_bytes=max_bytes), host=host, port=port, log_level=log_level)
     from fashion_fastai.export_format import read_config

@@ -91,7 +91,7 @@ class Embedder:
         images,p = list(images),self.predictor
         out = np.full((len(images), self.dim), np.nan, dtype=np.float32).view(Embeddings)
         out.errors = {}
-        for ok,x in p.batches(images, bs=bs, progress=progress, errors=out.errors if skip_errors else None): out[ok] = self.embed_batch(x)
+        for ok,x in p.batches(images, bs=bs, progress=progress, errors=out.errors if skip_errors else None, scales=False): out[ok] = self.embed_batch(x)
         return out
 
     def info(self) -> dict:

