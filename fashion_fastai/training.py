@@ -290,7 +290,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
         vals = learn.validate()
         train_s = round(time.time() - t0, 1)
-        tta_vals = learn.validate(cbs=FlipTTA()) if settings['tta'] and not settings['tta_sizes'] else None   # multi-scale: by the export, below
+        tta_vals = learn.validate(cbs=FlipTTA()) if settings['tta'] and not settings.get('tta_sizes') else None   # multi-scale: by the export, below
     if not rank0: return None                  # the other processes of a distributed run: rank 0 writes the results
     names = ['valid_loss', *[m.name for m in learn.metrics]]
     fe = 0 if settings['progressive'] or not learn.pretrained else settings['freeze_epochs']
@@ -309,11 +309,11 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         n_rows = sum(1 for _ in (run.path/RunFolder.HISTORY).open()) - 1
         metrics['resumed_from'] = dict(stage=start['stage'], epoch=start['epoch'], weights_sha256=start['sha256'],
                                        epochs_run=n_rows - (n_before or 0))
-    if interpret or settings['tta_sizes']:   # the export on its validation images, predicted as `Predictor` predicts (multi-scale TTA too)
+    if interpret or settings.get('tta_sizes'):   # the export on its validation images, predicted as `Predictor` predicts (multi-scale TTA too)
         from fashion_fastai.interpret import FashionInterpretation
         t1 = time.time()
         interp = FashionInterpretation.from_export(run.path, data, split='holdout')
-        if settings['tta_sizes']: metrics['valid_tta'] = _named_like(interp, names, dls.task)
+        if settings.get('tta_sizes'): metrics['valid_tta'] = _named_like(interp, names, dls.task)
         if interpret: interp.save(run.path/'interpretation')     # what `fashion-fastai interpret --split holdout` writes, by the same code
         if interpret: metrics['interpret_seconds'] = round(time.time() - t1, 1)
     plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')
