@@ -241,11 +241,13 @@ class Predictor:
 
     def batch_probs(self, x, log:bool=False) -> dict:
         "Head → softmax probabilities (or their logarithms) of a preprocessed batch; of a tuple of batches (`MultiScale`), their mean"
-        if not isinstance(x, tuple):
-            return {h: (lambda l: l.log_softmax(-1) if log else l.softmax(-1))(torch.from_numpy(l).float()).numpy()
-                    for h,l in zip(self.heads, self.logits(x))}
-        lps = [[torch.from_numpy(l).float().log_softmax(-1) for l in self.logits(xi)] for xi in x]
         out = {}
+        if not isinstance(x, tuple):
+            for h,l in zip(self.heads, self.logits(x)):
+                l = torch.from_numpy(l).float()
+                out[h] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
+            return out
+        lps = [[torch.from_numpy(l).float().log_softmax(-1) for l in self.logits(xi)] for xi in x]
         for j,h in enumerate(self.heads):
             lp = torch.stack([s[j] for s in lps]).logsumexp(0) - math.log(len(lps))    # log of the mean probability, exactly
             out[h] = (lp if log else lp.exp()).numpy()

@@ -43,16 +43,15 @@ def ema_decays(ema) -> list:
     return [float(d) for d in ema] if isinstance(ema, (list, tuple)) else [float(ema)]
 
 # %% ../nbs/09_training.ipynb #becc9366
-def _tta_sizes(settings:dict, given:bool, recipe_size:int=None):
-    "Check `tta_sizes` (given, or the recipe's: then scaled with the test size, dropped without TTA)"
+def _tta_sizes(settings:dict, given:bool, recipe_size:int=None) -> list|None:
+    "The checked `tta_sizes` of `settings`: given, or the recipe's (then scaled with the test size, and dropped without TTA)"
     s = settings['tta_sizes']
-    if not s: settings['tta_sizes'] = None; return
-    if not settings['tta']:
-        if given: raise ValueError("tta_sizes (--tta-sizes) average the sizes' mirror-TTA probabilities: add tta=True (--tta), or drop tta_sizes")
-        settings['tta_sizes'] = None; return
-    if not given and recipe_size and settings['test_size'] != recipe_size: s = [int(round(v*settings['test_size']/recipe_size)) for v in s]
+    if s and not settings['tta'] and given:
+        raise ValueError("tta_sizes (--tta-sizes) average the sizes' mirror-TTA probabilities: add tta=True (--tta), or drop tta_sizes")
+    if not s or not settings['tta']: return None
+    if not given and recipe_size and settings['test_size'] != recipe_size: s = [round(v*settings['test_size']/recipe_size) for v in s]
     if min(s) < 8: raise ValueError(f"tta_sizes {list(s)} (--tta-sizes): use sizes of at least 8 pixels")
-    settings['tta_sizes'] = [int(v) for v in s]
+    return [int(v) for v in s]
 
 # %% ../nbs/09_training.ipynb #f6bf7b0b
 def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN_DEFAULTS`
@@ -83,7 +82,7 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     if decays and settings['keep'] == 'best':
         raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
     if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
-    _tta_sizes(settings, overrides.get('tta_sizes') is not None, rec.get('size'))
+    settings['tta_sizes'] = _tta_sizes(settings, overrides.get('tta_sizes') is not None, rec.get('size'))
     return dict(recipe=recipe, **settings)
 
 # %% ../nbs/09_training.ipynb #41a81fb1
