@@ -76,7 +76,18 @@ def _train(task, tmp):
         f = head.pool(f) if task == 'attributes' else head[1](head[0](f))     # create_head: pooling, then Flatten
     np.save(tmp/'emb.npy', F.normalize(f.flatten(1), dim=1).numpy())
 
-PROBS = '''
+# Loading a model unpickles nothing (`model.safetensors` and `config.json` only): the process that computes the
+# probabilities makes every unpickler fail first
+NO_PICKLE = '''
+    import pickle, torch
+    def _no(*a, **k): raise AssertionError('unpickling attempted')
+    class _NoUnpickler(pickle.Unpickler):
+        def __init__(self, *a, **k): _no()
+    pickle.load = pickle.loads = torch.load = _no
+    pickle.Unpickler = _NoUnpickler
+    '''
+
+PROBS = NO_PICKLE + '''
     import json, numpy as np
     from fashion_fastai.inference import Predictor
     out, items, dst, backend = sys.argv[1:5]
@@ -84,19 +95,20 @@ PROBS = '''
     p = Predictor(out, device='cpu', backend=backend)
     probs = p.probs(it['paths'], it['bboxes'], bs=13)
     np.savez(dst, *[probs[h] for h in p.heads])
+    print(p.task)
     '''
 
 def _compare(trained, backend):
     dst = trained['tmp']/f'{backend}.npz'
     r = run_blocked(PROBS, trained['out'], trained['tmp']/'items.json', dst, backend)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and r.stdout.strip() == trained['task'], r.stderr
     got = np.load(dst)
     assert len(got.files) == len(trained['preds'])
     err = max(np.abs(got[f] - ref).max() for f,ref in zip(got.files, trained['preds']))
     assert err < 1e-4, f'largest probability difference {err}'
     return err
 
-def test_probabilities_equal_get_preds_without_fastai(trained):
+def test_probabilities_equal_get_preds_without_fastai_or_unpickling(trained):
     _compare(trained, 'torch')
 
 # ONNX for the default backbone (Lite0): 05_inference compares both tasks' ONNX probabilities with fastai's; here the
@@ -108,11 +120,29 @@ def test_onnx_probabilities_equal_get_preds(trained):
     assert json.loads(r.stdout)['onnx'].endswith('model.onnx')
     _compare(trained, 'onnx')
 
-def test_cli_evaluate_without_fastai_matches_learn_validate(trained):
-    r = run_blocked('from fashion_fastai.cli import main; sys.exit(main(["evaluate", "--model", sys.argv[1], "--data", sys.argv[2]]))',
-                    trained['out'], trained['data'])
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
+@pytest.fixture
+def commands(trained, once):
+    """`evaluate` then `interpret` on the trained model, run once per task in one process where fastai cannot be
+    imported: each command's return code and JSON line, and the interpretation's folder"""
+    def make(d):
+        code = '''
+            from fashion_fastai.cli import main
+            model, data, out = sys.argv[1:4]
+            print(main(["evaluate", "--model", model, "--data", data]))
+            print(main(["interpret", "--model", model, "--data", data, "--out", out, "--top-losses", "4"]))
+            '''
+        r = run_blocked(code, trained['out'], trained['data'], d/'interp')
+        (d/'result.json').write_text(json.dumps(dict(rc=r.returncode, stdout=r.stdout, stderr=r.stderr)))
+    d = once(f"commands-{trained['task']}", make)
+    r = json.loads((d/'result.json').read_text())
+    assert r['rc'] == 0, r['stderr']
+    lines = r['stdout'].splitlines()          # evaluate's JSON, its return code, interpret's JSON, its return code
+    assert len(lines) == 4, r['stdout'] + r['stderr']
+    return dict(evaluate=(int(lines[1]), json.loads(lines[0])), interpret=(int(lines[3]), json.loads(lines[2])), out=d/'interp')
+
+def test_cli_evaluate_without_fastai_matches_learn_validate(trained, commands):
+    rc,res = commands['evaluate']
+    assert rc == 0
     assert res['task'] == trained['task'] and res['n'] == len(trained['preds'][0]) and res['unreadable'] == 0
     m = trained['metrics']
     if trained['task'] == 'attributes':
@@ -121,31 +151,14 @@ def test_cli_evaluate_without_fastai_matches_learn_validate(trained):
     else:
         for k in ('accuracy', 'top_3_accuracy', 'top_5_accuracy'): assert res[k] == pytest.approx(m[k], abs=1e-6)
 
-def test_loading_never_unpickles(trained):
-    code = '''
-        import pickle, torch
-        def _no(*a, **k): raise AssertionError('unpickling attempted')
-        class _NoUnpickler(pickle.Unpickler):
-            def __init__(self, *a, **k): _no()
-        pickle.load = pickle.loads = torch.load = _no
-        pickle.Unpickler = _NoUnpickler
-        from fashion_fastai.inference import Predictor
-        p = Predictor(sys.argv[1], device='cpu')
-        print(p.task)
-        '''
-    r = run_blocked(code, trained['out'])
-    assert r.returncode == 0 and r.stdout.strip() == trained['task'], r.stderr
-
-def test_cli_interpret_without_fastai_agrees_with_sklearn(trained, tmp_path):
+def test_cli_interpret_without_fastai_agrees_with_sklearn(trained, commands):
     """`interpret` where fastai cannot be imported: its predictions are fastai's, its tables are scikit-learn's numbers on
     them, its top losses are sorted and are the cross-entropies of fastai's probabilities"""
     import pandas as pd
     from sklearn.metrics import confusion_matrix, classification_report
-    out = tmp_path/'interp'
-    r = run_blocked('from fashion_fastai.cli import main; sys.exit(main(["interpret", "--model", sys.argv[1], "--data", sys.argv[2], '
-                    '"--out", sys.argv[3], "--top-losses", "4"]))', trained['out'], trained['data'], out)
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
+    out = commands['out']
+    rc,res = commands['interpret']
+    assert rc == 0
     classes = json.loads((trained['out']/'config.json').read_text())['classes']
     n = len(trained['preds'][0])
     assert res['n'] == n and res['unreadable'] == 0 and list(res['accuracy'])[:len(classes)] == list(classes)
