@@ -241,14 +241,9 @@ class Predictor:
 
     def batch_probs(self, x, log:bool=False) -> dict:
         "Head → softmax probabilities (or their logarithms) of a preprocessed batch; of a tuple of batches (`MultiScale`), their mean"
+        lps = [[torch.from_numpy(l).float().log_softmax(-1) for l in self.logits(xi)] for xi in (x if isinstance(x, tuple) else (x,))]
         out = {}
-        if not isinstance(x, tuple):
-            for h,l in zip(self.heads, self.logits(x)):
-                l = torch.from_numpy(l).float()
-                out[h] = (l.log_softmax(-1) if log else l.softmax(-1)).numpy()
-            return out
-        lps = [[torch.from_numpy(l).float().log_softmax(-1) for l in self.logits(xi)] for xi in x]
-        for j,h in enumerate(self.heads):
+        for j,h in enumerate(self.heads):     # one batch: its log-softmax (logsumexp of one is itself, log 1 = 0)
             lp = torch.stack([s[j] for s in lps]).logsumexp(0) - math.log(len(lps))    # log of the mean probability, exactly
             out[h] = (lp if log else lp.exp()).numpy()
         return out
