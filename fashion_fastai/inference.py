@@ -144,8 +144,7 @@ class MultiScale:
     def batch(self, items:list) -> tuple:
         "Items → a normalised float batch per size"
         return tuple(p.batch([it[k] for it in items]) for k,p in enumerate(self.scales))
-    def __call__(self, images:list, bboxes=None) -> tuple:
-        return self.batch([self.item(im, None if bboxes is None else bboxes[k]) for k,im in enumerate(images)])
+    __call__ = Preprocess.__call__                      # items, then the batch: as one size does
 
 # %% ../nbs/05_inference.ipynb #7b2b079e
 def bf16_supported() -> bool:
