@@ -194,10 +194,11 @@ def _train_cmd(sub):
                        description='Fine-tune a pretrained backbone (frozen epochs, then all layers with discriminative learning rates) '
                                    'and write the export folder, metrics.json and history.csv to --out.\n\nRecipes (--recipe NAME; '
                                    'an option given on the command line overrides its setting):\n'
-                                   + '\n'.join(f'  {k}: ' + ', '.join(f'{a}={_shown(v)}' for a,v in r.items() if v is not None) for k,r in RECIPES.items()))
+                                   + '\n'.join(f'  {k}: ' + (f"an ensemble of the recipes {' and '.join(r['members'])}, trained in turn, their probabilities averaged" if 'members' in r else
+                                                          ', '.join(f'{a}={_shown(v)}' for a,v in r.items() if v is not None)) for k,r in RECIPES.items()))
     t.add_argument('--data', help='dataset folder or CSV (default: the embedded synthetic sample)')
     t.add_argument('--task', choices=['auto', *TASKS], default='auto', help='check the dataset is of this task; without --data, which sample')
-    t.add_argument('--recipe', choices=list(RECIPES), help='preset settings: cpu (2 CPU cores, ~35 min) or gpu (ResNet-50, one GPU); see above')
+    t.add_argument('--recipe', choices=list(RECIPES), help='preset settings: cpu (2 CPU cores, ~35 min), cpu-lite1, cpu-long (an ensemble of both, ~70 min) or gpu (ResNet-50, one GPU); see above')
     t.add_argument('--arch', help='torchvision or timm backbone (default: tf_efficientnet_lite0, pretrained offline)')
     t.add_argument('--weights', help='local pretrained weights file (.pth or .safetensors) for machines without internet')
     t.add_argument('--no-pretrained', action='store_true', help='start from random weights')

@@ -19,10 +19,11 @@ from .data import LoadImage
 from .models import AttributeHead, is_torchvision
 from .learner import attribute_vocab
 from .model_card import write_model_card
-from .export_format import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, ExportError, layer_spec, load_model
+from safetensors.torch import load_file
+from .export_format import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, ExportError, layer_spec, load_model, read_config, model_specs, model_id
 
 # %% auto #0
-__all__ = ['head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner']
+__all__ = ['head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner', 'ensemble_exports']
 
 # %% ../nbs/04a_export.ipynb #f301097c
 def _seq_spec(m:nn.Module) -> list:
@@ -130,3 +131,50 @@ def _check_export(model, path):
     a,b = (a if isinstance(a, tuple) else (a,)),(b if isinstance(b, tuple) else (b,))
     err = max((u.float().cpu() - v).abs().max().item() for u,v in zip(a, b))
     if len(a) != len(b) or err > 1e-3: raise ExportError(f"The exported model in {path} does not reproduce the Learner's outputs (max difference {err:.2g})")
+
+# %% ../nbs/04a_export.ipynb #81c7303a
+_SHARED = ('data', 'layout', 'task', 'seed', 'holdout', 'valid_pct', 'n_train', 'n_valid', 'crop_bbox', 'size', 'test_size', 'tta', 'tta_sizes')
+
+def ensemble_exports(folders:list,            # export folders of models trained for the same heads on the same preprocessing
+                     path,                     # the folder to write (created; existing files are replaced)
+                     check:bool=True,          # reload it and compare its outputs with the members' mean probabilities
+                     extra:dict=None,          # more JSON-able facts to keep in config.json
+                     training:dict=None,       # more facts for its `training` section (e.g. the recipe)
+                     card:bool=True            # write the model card
+                    ) -> Path:
+    "Write one export folder whose model answers the mean of the probabilities of the models in `folders`"
+    folders = [Path(f) for f in folders]
+    if len(folders) < 2: raise ValueError(f"An ensemble needs at least two export folders, got {len(folders)}")
+    cfgs = [read_config(f) for f in folders]
+    for f,c in zip(folders, cfgs):
+        if len(model_specs(c)) > 1: raise ValueError(f"{f} is an ensemble already: give the folders of its members instead")
+    for f,c in zip(folders[1:], cfgs[1:]):
+        for k,what in (('task', 'task'), ('classes', 'classes (or class order)'), ('input', "preprocessing (config.json's input)")):
+            if c[k] != cfgs[0][k]: raise ValueError(f"{f} has another {what} than {folders[0]}: an ensemble's members must share it, so train them with the same data and settings")
+    trained = [c.get('training', {}) for c in cfgs]
+    shared = {k: trained[0][k] for k in _SHARED if all(k in t and t[k] == trained[0][k] for t in trained)}
+    members = [dict(folder=str(f.resolve()), model_id=model_id(f), **t) for f,t in zip(folders, trained)]
+    cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__, task=cfgs[0]['task'],
+               model=dict(members=[c['model'] for c in cfgs]), classes=cfgs[0]['classes'], input=cfgs[0]['input'],
+               training=dict(shared, **(training or {}), members=members), **(extra or {}))
+    sd = {f'members.{i}.{k}': v for i,f in enumerate(folders) for k,v in load_file(str(f/WEIGHTS)).items()}
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
+    (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
+    valid = {(f/VALID).read_text() if (f/VALID).exists() else None for f in folders}
+    if len(valid) == 1 and None not in valid: (path/VALID).write_text(valid.pop())
+    elif (path/VALID).exists(): (path/VALID).unlink()         # no split the members share: nothing to evaluate on
+    if check: _check_ensemble(folders, path)
+    if card: write_model_card(path)
+    return path
+
+def _check_ensemble(folders, path):
+    "Raise if the ensemble folder's model does not answer the log of its members' mean probabilities"
+    model,cfg = load_model(path)
+    x = torch.randn(2, 3, *cfg['input']['size'], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outs = [o if isinstance(o, tuple) else (o,) for o in (load_model(f)[0](x) for f in folders)]
+        got = model(x)
+    for j,g in enumerate(got if isinstance(got, tuple) else (got,)):
+        want = torch.stack([o[j].softmax(-1) for o in outs]).mean(0)
+        if not torch.allclose(g.exp(), want, atol=1e-5): raise ExportError(f"The ensemble in {path} does not reproduce its members' mean probabilities: please report this")

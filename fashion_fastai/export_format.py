@@ -13,9 +13,10 @@ from torch import nn
 from safetensors.torch import load_file
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ONNX_INT8', 'ExportFolderError', 'read_config',
-           'patch', 'GlobalMaxPool', 'ConcatPool', 'Flatten', 'layer_from_spec', 'ExportError', 'layer_spec',
-           'TimmFeatures', 'MultiHead', 'build_body', 'build_model', 'load_model', 'model_id']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ONNX', 'VALID', 'ONNX_INT8', 'ExportFolderError', 'model_specs',
+           'model_arch', 'read_config', 'patch', 'GlobalMaxPool', 'ConcatPool', 'Flatten', 'layer_from_spec',
+           'ExportError', 'layer_spec', 'TimmFeatures', 'MultiHead', 'Ensemble', 'build_body', 'build_model',
+           'load_model', 'model_id']
 
 # %% ../nbs/04_export_format.ipynb #58105104
 FORMAT, FORMAT_VERSION = 'fashion-fastai', 1
@@ -24,6 +25,15 @@ ONNX_INT8 = 'model.int8.onnx'     # `quantize_onnx`'s int8 copy of model.onnx
 
 class ExportFolderError(ValueError):
     "A folder that is not a usable fashion-fastai export"
+
+# %% ../nbs/04_export_format.ipynb #084a1e15
+def model_specs(cfg:dict) -> list[dict]:
+    "The `{body, head}` description of each model a config holds: its one model, or each member of an ensemble (`Ensemble`)"
+    return cfg['model']['members'] if 'members' in cfg['model'] else [cfg['model']]
+
+def model_arch(cfg:dict) -> str:
+    "The backbone a config names, as people say it: `tf_efficientnet_lite0`, or `a + b` for an ensemble"
+    return ' + '.join(m['body']['arch'] for m in model_specs(cfg))
 
 # %% ../nbs/04_export_format.ipynb #6e7931ad
 def read_config(path) -> dict:
@@ -43,11 +53,12 @@ def read_config(path) -> dict:
                                 f"use fashion-fastai {cfg.get('library_version', '?')} (which wrote it), or re-export the model with this version")
     missing = [k for k in ('task', 'model', 'classes', 'input') if k not in cfg]
     if missing: raise ExportFolderError(f"{cf} lacks {missing}: the file is damaged; re-export the model")
-    heads = cfg['model']['head']['heads']
-    if list(heads) != list(cfg['classes']): raise ExportFolderError(f"{cf} is inconsistent: heads {list(heads)} but class lists for {list(cfg['classes'])}")
-    for h,layers in heads.items():
-        n = next((l['out_features'] for l in reversed(layers) if l['type'] == 'Linear'), None)
-        if n != len(cfg['classes'][h]): raise ExportFolderError(f"{cf} is inconsistent: head {h!r} has {n} outputs but {len(cfg['classes'][h])} class names")
+    for spec in model_specs(cfg):
+        heads = spec['head']['heads']
+        if list(heads) != list(cfg['classes']): raise ExportFolderError(f"{cf} is inconsistent: heads {list(heads)} but class lists for {list(cfg['classes'])}")
+        for h,layers in heads.items():
+            n = next((l['out_features'] for l in reversed(layers) if l['type'] == 'Linear'), None)
+            if n != len(cfg['classes'][h]): raise ExportFolderError(f"{cf} is inconsistent: head {h!r} has {n} outputs but {len(cfg['classes'][h])} class names")
     if not (path/WEIGHTS).exists(): raise ExportFolderError(f"{path} has no {WEIGHTS}: copy it along with {CONFIG}, or re-export the model")
     return cfg
 
@@ -139,6 +150,18 @@ class MultiHead(nn.Module):
         x = self.pool(x)
         return tuple(h(x) for h in self.heads.values())
 
+# %% ../nbs/04_export_format.ipynb #a543bb23
+class Ensemble(nn.Module):
+    "Models with the same heads; per head, the log of their mean softmax probability (a tuple of heads, as each member answers)"
+    def __init__(self, members:list):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+    def forward(self, x):
+        outs = [o if isinstance(o, tuple) else (o,) for o in (m(x) for m in self.members)]
+        n = torch.tensor(float(len(outs))).log()
+        res = tuple(torch.stack([o[j].float().log_softmax(-1) for o in outs]).logsumexp(0) - n for j in range(len(outs[0])))
+        return res if len(res) > 1 else res[0]
+
 # %% ../nbs/04_export_format.ipynb #244c811a
 def build_body(spec:dict) -> nn.Module:
     "A randomly initialised body from its config description"
@@ -153,7 +176,8 @@ def build_body(spec:dict) -> nn.Module:
     raise ExportFolderError(f"Unknown body framework {spec['framework']!r} in the config")
 
 def build_model(cfg:dict) -> nn.Module:
-    "`nn.Sequential(body, head)` as described by `cfg`, randomly initialised"
+    "`nn.Sequential(body, head)` as described by `cfg` (an `Ensemble` of them for members), randomly initialised"
+    if 'members' in cfg['model']: return Ensemble([build_model({**cfg, 'model': m}) for m in cfg['model']['members']])
     h = cfg['model']['head']
     head = MultiHead(h['pool'], h['heads']) if cfg['task'] == 'attributes' else nn.Sequential(*map(layer_from_spec, h['heads']['label']))
     return nn.Sequential(build_body(cfg['model']['body']), head)

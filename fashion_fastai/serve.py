@@ -18,7 +18,7 @@ from PIL import Image
 from .datasets import open_image, ImageError
 from . import __version__
 from .inference import Predictor
-from .export_format import patch
+from .export_format import patch, model_arch
 from .similarity import SimilarityIndex, index_embedder
 
 # %% ../nbs/08_serve.ipynb #fba51953
@@ -135,7 +135,7 @@ class Service:
 
     def health(self) -> dict:
         cfg = self.predictor.cfg
-        return dict(status='ok', version=__version__, model=str(self.predictor.path), task=cfg['task'], arch=cfg['model']['body']['arch'],
+        return dict(status='ok', version=__version__, model=str(self.predictor.path), task=cfg['task'], arch=model_arch(cfg),
                     classes={h: len(v) for h,v in cfg['classes'].items()}, tta=self.predictor.tta, tta_sizes=self.predictor.tta_sizes,
                     index=None if self.index is None else len(self.index), uptime_s=round(time.time() - self.started, 1),
                     batching={k: dict(max_batch=b.max_batch, max_wait_ms=b.max_wait*1e3, batches=sum(b.sizes.values()),
@@ -197,7 +197,7 @@ def create_app(service:Service,              # the model (and index) to serve
         if not (find_spec('python_multipart') or find_spec('multipart')): raise ImportError('python-multipart')   # uploads as forms
     except ImportError: raise ImportError("The service needs FastAPI, python-multipart and uvicorn: pip install 'fashion-fastai[serve]'") from None
     app = FastAPI(title='fashion-fastai', version=__version__,
-                  description=f"{service.predictor.task} of clothes in photos ({service.predictor.cfg['model']['body']['arch']})")
+                  description=f"{service.predictor.task} of clothes in photos ({model_arch(service.predictor.cfg)})")
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
     app.state.service = service
     body = {'requestBody': {'content': {'multipart/form-data': {'schema': {'type': 'object', 'properties': {'file': {'type': 'string', 'format': 'binary'}}}},

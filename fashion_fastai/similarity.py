@@ -15,10 +15,10 @@ from torch import nn
 from PIL import Image, ImageDraw
 from safetensors.numpy import save_file, load_file
 from .inference import Predictor, ImageError, load_rgb
-from .export_format import patch, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS, model_id
+from .export_format import patch, MultiHead, ConcatPool, GlobalMaxPool, Flatten, WEIGHTS, model_id, model_arch, Ensemble
 
 # %% auto #0
-__all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'Embeddings', 'Embedder',
+__all__ = ['FEATURES', 'INDEX_JSON', 'INDEX_EMB', 'pooled_body', 'head_features', 'feature_net', 'Embeddings', 'Embedder',
            'SimilarityIndexError', 'label_of', 'SimilarityIndex', 'check_model', 'index_embedder', 'precision_at_k',
            'contact_sheet']
 
@@ -58,6 +58,18 @@ def head_features(model:nn.Module) -> nn.Module:
 
 FEATURES = dict(pool=pooled_body, head=head_features)
 
+class _Side(nn.Module):
+    def __init__(self, nets):
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+    def forward(self, x): return torch.cat([F.normalize(n(x).float(), dim=1) for n in self.nets], 1)
+
+def feature_net(model:nn.Module, features:str='pool') -> nn.Module:
+    "Images → the `features` of an exported model; of an `Ensemble`, each member's, L2-normalised and side by side (each counts the same)"
+    if features not in FEATURES: raise ValueError(f"features={features!r}: use one of {list(FEATURES)}")
+    if isinstance(model, Ensemble): return _Side([FEATURES[features](m) for m in model.members])
+    return FEATURES[features](model)
+
 # %% ../nbs/07_similarity.ipynb #98a4d71a
 class Embeddings(np.ndarray):
     "(n, d) float32 unit vectors, NaN rows for unreadable images; `errors` maps their indices to the messages"
@@ -73,7 +85,7 @@ class Embedder:
         self.predictor = model if isinstance(model, Predictor) else Predictor(model, device=device, workers=workers)
         if self.predictor.backend != 'torch': raise ValueError("Embeddings need the torch backend: the ONNX model only outputs the heads' scores")
         self.path,self.cfg,self.features = self.predictor.path,self.predictor.cfg,features
-        self.net = FEATURES[features](self.predictor.model).eval()
+        self.net = feature_net(self.predictor.model, features).eval()
         self.id = model_id(self.path)
         self.dim = int(self.embed_batch(torch.zeros(1, 3, *self.cfg['input']['size'])).shape[1])
 
@@ -96,7 +108,7 @@ class Embedder:
 
     def info(self) -> dict:
         "What an index records about the model: its folder, weights id, architecture, task and which features"
-        return dict(path=str(self.path.resolve()), id=self.id, arch=self.cfg['model']['body']['arch'], task=self.cfg['task'], features=self.features)
+        return dict(path=str(self.path.resolve()), id=self.id, arch=model_arch(self.cfg), task=self.cfg['task'], features=self.features)
 
     def __repr__(self): return f"Embedder({str(self.path)!r}, features={self.features!r}, dim={self.dim}, id={self.id!r})"
 

