@@ -249,6 +249,15 @@ def test_recipes_resolve_and_command_line_options_override_them():
 def test_recipe_help_lists_the_recipes():
     r = cli_in('train', '--help')
     assert r.returncode == 0 and 'cpu: arch=tf_efficientnet_lite0' in r.stdout and 'lr=0.004 (categories) or 0.008 (attributes)' in r.stdout and 'tta_sizes=224 256 288 (attributes)' in r.stdout and 'gpu: arch=resnet50' in r.stdout
+    assert 'cpu-lite1: arch=tf_efficientnet_lite1' in r.stdout and 'cpu-long: an ensemble of the recipes cpu and cpu-lite1' in r.stdout
+
+def test_an_ensemble_recipe_resolves_each_member_and_refuses_one_weights_file(tmp_path):
+    e = dry('--recipe', 'cpu-long', '--size', '192')                     # an option given applies to every member
+    assert e['recipe'] == 'cpu-long' and list(e['members']) == ['cpu', 'cpu-lite1']
+    assert [(m['arch'], m['size'], m['recipe']) for m in e['members'].values()] == [('tf_efficientnet_lite0', 192, 'cpu'), ('tf_efficientnet_lite1', 192, 'cpu-lite1')]
+    r = cli_in('train', '--recipe', 'cpu-long', '--weights', tmp_path/'w.pth', '--out', tmp_path/'m')
+    assert r.returncode == 2 and 'one file for one' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'m').exists()
 
 def test_fixing_every_group_is_a_one_line_error_before_any_training(tmp_path):
     r = cli_in('train', '--fixed-groups', '3', '--size', '64', '--out', tmp_path/'m')
