@@ -20,7 +20,7 @@ from .models import AttributeHead, is_torchvision
 from .learner import attribute_vocab
 from .model_card import write_model_card
 from safetensors.torch import load_file
-from .export_format import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, ExportError, layer_spec, load_model, read_config, model_specs, model_id
+from .export_format import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, ExportError, layer_spec, load_model, read_config, model_specs, model_id, Ensemble
 
 # %% auto #0
 __all__ = ['head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner', 'ensemble_exports']
@@ -99,6 +99,13 @@ def _learner_facts(learn) -> dict:
     return dict(pretrained=getattr(learn, 'pretrained', None), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 validation={n: round(float(v), 6) for n,v in zip(names, r.values[-1][1:])} if names else None)
 
+def _write_folder(path, sd:dict, cfg:dict) -> Path:
+    "Write the weights `sd` and the config `cfg` as the export folder `path` (created; existing files are replaced)"
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
+    (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
+    return path
+
 def export_learner(learn,                   # a trained Learner (from `fashion_learner` or `vision_learner`)
                    path,                     # the folder to write (created; existing files are replaced)
                    arch=None,                # backbone name, when the Learner does not know it (`learn.arch`)
@@ -107,15 +114,12 @@ def export_learner(learn,                   # a trained Learner (from `fashion_l
                    card:bool=True            # write the model card (`train` writes it once `metrics.json` exists)
                   ) -> Path:
     "Write `learn`'s model as `model.safetensors`, everything needed to use it as `config.json`, and its model card (`README.md`) in `path`"
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
     arch = arch or getattr(learn, 'arch', None)
     classes = classes_of(learn.dls)
     cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__,
                task='attributes' if list(classes) != ['label'] else 'categories',
                model=model_spec(learn.model, arch), classes=classes, input=input_spec(learn.dls), learner=_learner_facts(learn), **(extra or {}))
-    sd = {k: v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
-    save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
-    (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
+    path = _write_folder(path, {k: v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}, cfg)
     items = getattr(learn.dls.valid, 'items', None)
     if hasattr(items, 'columns') and 'image' in items: (path/VALID).write_text(''.join(f'{i}\n' for i in items.image))
     if check: _check_export(learn.model, path)
@@ -157,24 +161,10 @@ def ensemble_exports(folders:list,            # export folders of models trained
     cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__, task=cfgs[0]['task'],
                model=dict(members=[c['model'] for c in cfgs]), classes=cfgs[0]['classes'], input=cfgs[0]['input'],
                training=dict(shared, **(training or {}), members=members), **(extra or {}))
-    sd = {f'members.{i}.{k}': v for i,f in enumerate(folders) for k,v in load_file(str(f/WEIGHTS)).items()}
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(path/WEIGHTS), metadata=dict(format=FORMAT, format_version=str(FORMAT_VERSION)))
-    (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
+    path = _write_folder(path, {f'members.{i}.{k}': v for i,f in enumerate(folders) for k,v in load_file(str(f/WEIGHTS)).items()}, cfg)
     valid = {(f/VALID).read_text() if (f/VALID).exists() else None for f in folders}
     if len(valid) == 1 and None not in valid: (path/VALID).write_text(valid.pop())
     elif (path/VALID).exists(): (path/VALID).unlink()         # no split the members share: nothing to evaluate on
-    if check: _check_ensemble(folders, path)
+    if check: _check_export(Ensemble([load_model(f)[0] for f in folders]), path)     # the folder as its members' folders load
     if card: write_model_card(path)
     return path
-
-def _check_ensemble(folders, path):
-    "Raise if the ensemble folder's model does not answer the log of its members' mean probabilities"
-    model,cfg = load_model(path)
-    x = torch.randn(2, 3, *cfg['input']['size'], generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        outs = [o if isinstance(o, tuple) else (o,) for o in (load_model(f)[0](x) for f in folders)]
-        got = model(x)
-    for j,g in enumerate(got if isinstance(got, tuple) else (got,)):
-        want = torch.stack([o[j].softmax(-1) for o in outs]).mean(0)
-        if not torch.allclose(g.exp(), want, atol=1e-5): raise ExportError(f"The ensemble in {path} does not reproduce its members' mean probabilities: please report this")
