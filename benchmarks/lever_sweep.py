@@ -4,7 +4,8 @@ Each run is `fashion-fastai train --recipe cpu --data DATA --valid-pct 0.2 --see
 OUT/NAME-seedS`: seed S picks the validation fifth of `train` (its own per seed, never the last-1,000 holdout the
 README reports) and the training seeds, so the variants of one seed see the same split and the same starting point —
 the comparison is paired. A variant is NAME=OPTIONS, e.g. `base=` (the recipe), `ls=--label-smoothing 0.1`,
-`gw=--group-weights 0.95 0.85 0.85 0.9 1 0.9`. Runs start in seed-major order (every variant's first seed, then the
+`gw=--group-weights 0.95 0.85 0.85 0.9 1 0.9`, or another recipe, `long=--recipe cpu-long` (its `--recipe` comes last, so it
+wins; an ensemble recipe's `epochs` are printed per member). Runs start in seed-major order (every variant's first seed, then the
 second…), `--parallel` at a time, so a deadline leaves whole pairs; a run still going at `--stop-after` seconds is
 stopped and reported as such. Each run also writes its interpretation (balanced accuracy and macro-F1 per group).
 
