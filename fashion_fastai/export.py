@@ -137,7 +137,7 @@ def _check_export(model, path):
     if len(a) != len(b) or err > 1e-3: raise ExportError(f"The exported model in {path} does not reproduce the Learner's outputs (max difference {err:.2g})")
 
 # %% ../nbs/04a_export.ipynb #81c7303a
-_SHARED = ('data', 'layout', 'task', 'seed', 'holdout', 'valid_pct', 'n_train', 'n_valid', 'crop_bbox', 'size', 'test_size', 'tta', 'tta_sizes')
+_SHARED = ('data', 'layout', 'task', 'seed', 'holdout', 'valid_pct', 'n_train', 'n_valid', 'crop_bbox', 'size', 'test_size', 'tta', 'tta_sizes', 'overrides')
 
 def ensemble_exports(folders:list,            # export folders of models trained for the same heads on the same preprocessing
                      path,                     # the folder to write (created; existing files are replaced)

@@ -35,6 +35,11 @@ def card_metrics(path) -> tuple[dict, dict|None, str]:
     return v or {}, None, "the Learner's last recorded epoch (`config.json`)"
 
 # %% ../nbs/04b_model_card.ipynb #911201b5
+def _member_epochs(t:dict, k:int) -> str:
+    "How ensemble member `k` was trained, from the training facts `t` it recorded: `, 1 + 8 epochs`, or nothing"
+    m = (t.get('members') or [])[k:k+1]
+    return f", {m[0].get('freeze_epochs', 0)} + {m[0]['epochs']} epochs" if m and m[0].get('epochs') else ''
+
 def _weights_source(cfg:dict, member:int=None) -> str:
     "Where the body's starting weights came from (of ensemble member `member`: what its own training recorded)"
     t = {**cfg.get('learner', {}), **cfg.get('training', {})}
@@ -94,7 +99,7 @@ def model_card(path) -> str:
         '## Model', '',
         *([f"- Body: `{specs[0]['body']['arch']}` ({specs[0]['body']['framework']}), starting from {_weights_source(cfg)}."] if len(specs) == 1 else
           [f"- An ensemble of {len(specs)} models, each trained on its own: it answers the mean of their probabilities."]
-          + [f"- Member {k}: `{s['body']['arch']}` ({s['body']['framework']}), starting from {_weights_source(cfg, k)}." for k,s in enumerate(specs)]),
+          + [f"- Member {k}: `{s['body']['arch']}` ({s['body']['framework']}), starting from {_weights_source(cfg, k)}{_member_epochs(t, k)}." for k,s in enumerate(specs)]),
         f"- Head: {'one classifier per group over shared pooled features' if what == 'attributes' else 'a pooled classifier'}.",
         f"- Files: `model.safetensors` (weights only), `config.json` (architecture, classes, preprocessing)"
         + (', `model.onnx`' if (path/ONNX).exists() else '') + '.', '',
