@@ -7,7 +7,12 @@ none of them trained on. Prints one JSON line per model and one for the average:
 for categories), balanced accuracy and macro-F1 (means over the groups, as `FashionInterpretation.summary` computes them),
 and the seconds each model's prediction took — what the ensemble costs at prediction time.
 
-Usage: python benchmarks/ensemble.py --models runs/levers/lr8-seed2 runs/levers/lite1e6-seed2 [--data DIR]
+With `--out DIR` it instead writes the models as one ensemble export folder (`ensemble_exports`, what the `cpu-long`
+recipe exports) and evaluates that folder as it predicts (one model averaging the members' probabilities before the
+folder's mirror and multi-scale TTA): the figure `train --recipe cpu-long` reports, without training again. Each
+member's own figure is then read from its `metrics.json`.
+
+Usage: python benchmarks/ensemble.py --models runs/levers/lr8-seed2 runs/levers/lite1e6-seed2 [--data DIR] [--out DIR]
 """
 import argparse, json, time
 from pathlib import Path
@@ -29,7 +34,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--models', nargs='+', required=True, help='export folders validated on the same images')
     p.add_argument('--data', help='dataset (default: the one the first model was trained on)')
+    p.add_argument('--out', help='write the ensemble export folder here and evaluate it, instead of averaging the predictions')
     a = p.parse_args()
+    if a.out: return _folder(a)
     lists = [(Path(m)/'valid_images.txt').read_text() for m in a.models]
     if any(l != lists[0] for l in lists[1:]): raise SystemExit("The models were validated on different images: give runs of one split (one seed)")
     preds = [Predictor(m) for m in a.models]
@@ -43,5 +50,18 @@ def main():
         print(_line(m, metrics_from(probs[-1], targets, task) | _rare(probs[-1], targets, pr.classes), tta_sizes=pr.tta_sizes, seconds=round(time.perf_counter() - t, 1)), flush=True)
     mean = {h: np.mean([pb[h] for pb in probs], axis=0) for h in probs[0]}
     print(_line('+'.join(a.models), metrics_from(mean, targets, task) | _rare(mean, targets, preds[0].classes), n=len(df)))
+
+def _folder(a):
+    "Evaluate the models as one ensemble export folder, written to `a.out`"
+    from fashion_fastai.export import ensemble_exports
+    for m in a.models:
+        v = json.loads((Path(m)/'metrics.json').read_text()) if (Path(m)/'metrics.json').exists() else {}
+        print(json.dumps(dict(model=m, mean_accuracy_tta=v.get('valid_tta', {}).get('mean_accuracy'), source='metrics.json')), flush=True)
+    pr = Predictor(ensemble_exports(a.models, a.out))
+    df = dataset_split(data_of(pr, a.data), 'holdout', a.out)
+    targets,t = targets_of(df, pr.cfg),time.perf_counter()
+    probs = pr.probs(df.path.tolist(), boxes_of(df, pr.cfg), skip_errors=True)
+    print(_line(a.out, metrics_from(probs, targets, pr.task) | _rare(probs, targets, pr.classes), tta_sizes=pr.tta_sizes,
+                seconds=round(time.perf_counter() - t, 1), n=len(df)))
 
 if __name__ == '__main__': main()
