@@ -32,7 +32,7 @@ RECIPES = {
 }
 # `cpu` on EfficientNet-Lite1 (its weights: the `lite` extra), 24,000 images unfrozen: 1 + 6 epochs on 4,000, ~33 minutes
 RECIPES['cpu-lite1'] = dict(RECIPES['cpu'], arch='tf_efficientnet_lite1', budget=24_000)
-# an ensemble: each member recipe trained in turn on the same split (~70 minutes on 2 cores), their probabilities averaged
+# an ensemble: each member recipe trained in turn on the same split (~75 minutes on 2 cores), their probabilities averaged
 RECIPES['cpu-long'] = dict(members=['cpu', 'cpu-lite1'])
 
 # %% ../nbs/09_training.ipynb #e2ce4eee
@@ -187,7 +187,7 @@ def _options(**kw) -> dict:
 # %% ../nbs/09_training.ipynb #fcad2fc6
 def train(data=None,               # dataset folder or CSV (default: the embedded synthetic sample of `task`)
           out=None,                # folder to write the export, metrics.json and history.csv into (required unless `dry_run`)
-          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, ~35 min), 'cpu-long' (an ensemble, ~70 min) or 'gpu' (ResNet-50); see `RECIPES`
+          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, ~35 min), 'cpu-long' (an ensemble, ~75 min) or 'gpu' (ResNet-50); see `RECIPES`
           task:str='auto',         # check the dataset is of this task; without `data`, which sample
           seed:int=42,             # random split, weights of the head, augmentation and shuffling
           valid_pct:float=None,    # random validation fraction of the training rows (default: the dataset's own val split)
