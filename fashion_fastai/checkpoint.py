@@ -6,7 +6,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/checkpoint.html.md"""
 
 # %% ../nbs/03c_checkpoint.ipynb #49066151
 from __future__ import annotations
-import json, time, csv, os, hashlib, uuid, random
+import json, time, csv, os, re, hashlib, uuid, random
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -107,8 +107,9 @@ class Checkpoint(Callback):
         tmp = d/f'{self.fname}.json.tmp'
         tmp.write_text(json.dumps(state))
         os.replace(tmp, jf)
-        if old and old != f:
-            for ext in ('pth', 'rng'): (d/f'{old}.{ext}').unlink(missing_ok=True)
+        for p in d.glob(f'{self.fname}-*.*'):     # the previous epoch's files, and any a kill left before its JSON named them
+            if p.stem != f and p.suffix in ('.pth', '.rng') and re.fullmatch(rf'{re.escape(self.fname)}-[0-9a-f]{{12}}', p.stem):
+                p.unlink(missing_ok=True)
 
 # %% ../nbs/03c_checkpoint.ipynb #72baa885
 def checkpoint_state(folder, fname:str='checkpoint') -> dict:

@@ -353,6 +353,7 @@ def test_train_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
     state = json.loads(ck.read_text())
     assert state['stage'] == 'unfrozen' and state['epoch'] in (0, 1) and not (out/'metrics.json').exists()
     sha = hashlib.sha256((out/'models'/f"{state['file']}.pth").read_bytes()).hexdigest()
+    (out/'models'/'checkpoint-0123456789ab.pth').write_bytes(b'')   # what a kill between the JSON's swap and the old file's removal leaves
     r = cli_in('train', '--resume', '--out', out, '--size', '96')                    # another setting: refused
     assert r.returncode == 2 and 'size differ from them' in r.stderr
     saved = json.loads((out/'run.json').read_text())
