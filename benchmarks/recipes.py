@@ -53,9 +53,13 @@ def run(name, recipe, out, extra, carved:float=None):
     if r.returncode: return dict(run=name, error=r.stderr.strip().splitlines()[-1:], returncode=r.returncode)
     m = json.loads(r.stdout.strip().splitlines()[-1])
     best = m.get('valid_tta', m['valid'])[metric]
-    return dict(run=name, recipe=recipe, command=' '.join(['fashion-fastai', *cmd[1:]]), arch=m['arch'], size=m['size'],
-                test_size=m.get('test_size') or m['size'], lr=m['lr'],
-                epochs=f"{m['freeze_epochs']}+{m['epochs']}", n_train=m['n_train'], n_valid=m['n_valid'],
+    if 'members' in m:       # an ensemble recipe (cpu-long): each member's own figures, then the ensemble's
+        run_facts = dict(arch=' + '.join(v['arch'] for v in m['members'].values()), epochs=m['epochs'],
+                         members={k: dict(value=v['valid'][metric], value_tta=v.get('valid_tta', {}).get(metric),
+                                          train_s=v['train_seconds']) for k,v in m['members'].items()})
+    else: run_facts = dict(arch=m['arch'], size=m['size'], test_size=m.get('test_size') or m['size'], lr=m['lr'],
+                           epochs=f"{m['freeze_epochs']}+{m['epochs']}")
+    return dict(run=name, recipe=recipe, command=' '.join(['fashion-fastai', *cmd[1:]]), **run_facts, n_train=m['n_train'], n_valid=m['n_valid'],
                 metric=metric, value=m['valid'][metric], value_tta=m.get('valid_tta', {}).get(metric),
                 **({'top_3_accuracy': m['valid']['top_3_accuracy']} if metric == 'accuracy' else {'per_group': {k[:-4]: v for k,v in m['valid'].items() if k.endswith('_acc')}}),
                 train_s=m['train_seconds'], wall_s=round(wall, 1), wall_over_budget=round(wall/BUDGET_S, 3),
