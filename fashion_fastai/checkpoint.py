@@ -107,9 +107,8 @@ class Checkpoint(Callback):
         tmp = d/f'{self.fname}.json.tmp'
         tmp.write_text(json.dumps(state))
         os.replace(tmp, jf)
-        for p in d.glob(f'{self.fname}-*.*'):     # the previous epoch's files, and any a kill left before its JSON named them
-            if p.stem != f and p.suffix in ('.pth', '.rng') and re.fullmatch(rf'{re.escape(self.fname)}-[0-9a-f]{{12}}', p.stem):
-                p.unlink(missing_ok=True)
+        for p in d.glob(f'{self.fname}-*'):       # the previous epoch's files, and any a kill left before its JSON named them
+            if p.stem != f and re.fullmatch(rf'{re.escape(self.fname)}-[0-9a-f]{{12}}\.(pth|rng)', p.name): p.unlink(missing_ok=True)
 
 # %% ../nbs/03c_checkpoint.ipynb #72baa885
 def checkpoint_state(folder, fname:str='checkpoint') -> dict:
