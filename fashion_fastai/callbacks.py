@@ -1,4 +1,4 @@
-"""Training on a CPU (`FixedGroups`), test-time augmentation (`FlipTTA`) and progress in a log (`EpochLines`): callbacks `fashion_learner` and `train` add.
+"""Training on a CPU (`FixedGroups`), test-time augmentation (`FlipTTA`), weight averaging, progressive resizing and progress in a log (`EpochLines`): callbacks `fashion_learner` and `train` add.
 
 Docs: https://fashion-fastai.github.io/fashion-fastai/callbacks.html.md"""
 
@@ -14,7 +14,7 @@ from fastai.callback.training import BnFreeze
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'EpochLines', 'bars_shown', 'log_progress']
+__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'ProgressiveResize', 'EpochLines', 'bars_shown', 'log_progress']
 
 # %% ../nbs/03a_callbacks.ipynb #9f649d57
 class FixedGroups(BnFreeze):
@@ -71,6 +71,33 @@ class WeightAverage(Callback):
     def restore(self):
         "Put the trained weights back after `use`"
         if self.trained is not None: self.target.load_state_dict(self.trained); self.trained = None
+
+# %% ../nbs/03a_callbacks.ipynb #0b85d6a5
+class ProgressiveResize(Callback):
+    "Train the frozen stage and the first `epochs` unfrozen epochs at `size`; later epochs and every validation at the DataLoaders' size"
+    order = -5                # after `TrainEvalCallback`, before the progress bar and any distributed wrapper look at the DataLoader
+    def __init__(self, size:int, epochs:int):
+        self.check(size, epochs)
+        self.size,self.epochs,self.small = size,epochs,None
+    @staticmethod
+    def check(size:int, epochs:int, full:int=None, total:int=None, name:str='progressive resizing'):
+        "Raise unless `size` is at least 8 (and under the `full` size) and `epochs` between 0 and the `total` unfrozen epochs"
+        if size < 8 or (full is not None and size >= full):
+            raise ValueError(f"{name}: early size {size} must be at least 8 pixels" + (f" and under the training size {full}" if full else ''))
+        if epochs < 0 or (total is not None and epochs > total):
+            raise ValueError(f"{name}: {epochs} early epochs, but the run has " + (f"{total} unfrozen epochs" if total is not None else 'none')
+                             + ": give 0 to the number of unfrozen epochs")
+    def before_fit(self):
+        self.run = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds')
+        if self.run and self.small is None:
+            from fashion_fastai.data import resize_dls
+            self.small = resize_dls(self.dls, self.size)
+    def early(self) -> bool:
+        "Whether this epoch trains at the small size: the frozen stage, or one of the first `epochs` unfrozen epochs"
+        return self.opt.frozen_idx > 0 or self.epoch < self.epochs
+    def before_train(self):
+        if self.run and self.early(): self.learn.dl = self.small.train
+
 
 # %% ../nbs/03a_callbacks.ipynb #627788a5
 class EpochLines(Callback):

@@ -207,6 +207,9 @@ def _train_cmd(sub):
     t.add_argument('--test-size', type=int, help='validate and export at this size, the presize scaled alike: a somewhat larger '
                                                  'size than --size often scores better (FixRes; default: --size)')
     t.add_argument('--epochs', type=int, help='epochs with all layers trainable (default: 3)')
+    t.add_argument('--early-size', type=int, help='progressive resizing: train the frozen stage and the first --early-epochs '
+                   'unfrozen epochs at this smaller size, the rest (and every validation) at --size (default: off)')
+    t.add_argument('--early-epochs', type=int, help='with --early-size: unfrozen epochs at that size (default: half of --epochs)')
     t.add_argument('--freeze-epochs', type=int, help='epochs with the body frozen first (default: 1)')
     t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3; the cpu recipe's: 4e-3 for categories, 8e-3 for attributes)")
     t.add_argument('--lr-steps', type=int, help="with --lr find: lr_find's mini-batches (default: 100; fewer on a small dataset)")

