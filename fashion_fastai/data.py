@@ -83,7 +83,7 @@ def cache_fits(n:int, presize:int, share:float=0.5) -> bool:
     "Whether `n` images presized to `presize` (uint8 RGB) fit in `share` of the free memory; warns when they do not"
     need,free = n*presize*presize*3,_free_memory()
     if free is None or need <= share*free: return True
-    warnings.warn(f"cache=True: {n} images presized to {presize} px need {need/2**30:.1f} GiB, over half of the {free/2**30:.1f} GiB "
+    warnings.warn(f"cache=True: {n} images presized to {presize} px need {need/2**30:.1f} GiB, over {share:.0%} of the {free/2**30:.1f} GiB "
                   f"free: loading them from disk every epoch instead (smaller presize, or more memory, to cache)")
     return False
 
@@ -131,10 +131,9 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
     "A DataBlock for the dataset in `df`: image → six attribute targets, or image → category"
     presize = default_presize(size, presize)
     load = LoadImage(crop_bbox, bbox_pad, presize if draft else None)
-    if cache and cache_fits(len(df), presize):
-        if resize_method != ResizeMethod.Squish:
-            raise ValueError(f"cache=True keeps each image presized, which needs the deterministic resize_method 'squish', not {resize_method!r}: drop one")
-        load = CachedImages(load, presize)
+    if cache and resize_method != ResizeMethod.Squish:
+        raise ValueError(f"cache=True keeps each image presized, which needs the deterministic resize_method 'squish', not {resize_method!r}: drop one")
+    if cache and cache_fits(len(df), presize): load = CachedImages(load, presize)
     if task_of(df) == 'attributes':
         ys = [AttributeBlock(g, list(df[g].cat.categories)) for g in GROUPS]
     else: ys = [CategoryBlock(vocab=list(df.label.cat.categories), sort=False)]
