@@ -2,7 +2,7 @@
 (`fashion_dls(cache=True)`, `train --cache`), per training size and number of DataLoader workers.
 
 The `cpu` recipe's model and step (EfficientNet-Lite0, channels-last, the early half of the body fixed, every other
-layer trainable, batch 32, fastai's `fit` with its callbacks) on the real attribute photos (bounding-box crop, presize
+layer trainable, batch 32, fastai's `fit` with its callbacks) on real photos (`--data`; the attribute photos by default; bounding-box crop, presize
 1.25 × size, the batch augmentation): images per second over `--batches` training batches after 3 warm-up batches.
 Each configuration runs in its own process (so the DataLoader workers of one do not linger into the next); ratios
 are printed from figures measured in the same run. The cache's fill time (every image once, two threads) is printed

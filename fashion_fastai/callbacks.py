@@ -85,8 +85,7 @@ class ProgressiveResize(Callback):
         if size < 8 or (full is not None and size >= full):
             raise ValueError(f"{name}: early size {size} must be at least 8 pixels" + (f" and under the training size {full}" if full else ''))
         if epochs < 0 or (total is not None and epochs > total):
-            raise ValueError(f"{name}: {epochs} early epochs, but the run has " + (f"{total} unfrozen epochs" if total is not None else 'none')
-                             + ": give 0 to the number of unfrozen epochs")
+            raise ValueError(f"{name}: {epochs} early epochs, " + (f"but the run has {total} unfrozen epochs: give 0 to {total}" if total is not None else 'must be at least 0'))
     def before_fit(self):
         self.run = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds')
         if self.run and self.small is None:

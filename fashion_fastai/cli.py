@@ -218,7 +218,7 @@ def _train_cmd(sub):
     t.add_argument('--draft', action=argparse.BooleanOptionalAction, help='decode JPEGs at 1/2 to 1/8 of their size where what is presized keeps '
                    'at least the presize (large photos); the export decodes alike (default: off)')
     t.add_argument('--cache', action=argparse.BooleanOptionalAction, help='decode, crop and presize each image once and keep it in '
-                   'memory (n x presize^2 x 3 bytes): faster epochs on a CPU at small sizes (default: off)')
+                   'memory (n x presize^2 x 3 bytes): faster epochs where decoding is a large share of a step, e.g. 1.35x on 400x533 photos at 160 px (default: off)')
     t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU (default: on when training on the CPU)')
     t.add_argument('--fixed-groups', type=int, help='leading parameter groups (of 3: early body, late body, head) never trained, '
                    'batchnorm included: faster steps on a CPU (default: 0)')
