@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fashion_fastai.datasets import shared_data
 
-def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None, stop_at:float) -> dict:
-    "One training run of variant `name`; its metrics, or why there are none"
+def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None=None, stop_at:float=float('inf'), reuse:bool=False) -> dict:
+    "One training run of variant `name` (with `reuse`, a finished run in its folder is read, not trained again); its metrics, or why there are none"
     folder = out/f'{name}-seed{seed}'
     row = dict(variant=name, options=shlex.join(opts), seed=seed)
+    if reuse and (folder/'metrics.json').exists(): return dict(row, **metrics_row(folder))
     if time.time() >= stop_at: return dict(row, skipped='not started before --stop-after')
     cmd = [sys.executable, '-m', 'fashion_fastai', 'train', '--recipe', 'cpu', '--data', str(data), '--valid-pct', '0.2',
            '--seed', str(seed), *(['--workers', str(workers)] if workers is not None else []), *opts, '--out', str(folder)]
@@ -34,10 +35,14 @@ def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None, st
     except subprocess.TimeoutExpired: return dict(row, stopped=f'still training at --stop-after, after {time.time() - t:.0f} s')
     row['wall_s'] = round(time.time() - t, 1)
     if r.returncode != 0: return dict(row, error=(r.stderr.strip().splitlines() or ['no message'])[-1])
+    return dict(row, **metrics_row(folder))
+
+def metrics_row(folder:Path) -> dict:
+    "What a finished run in `folder` measured: its `metrics.json`, and its interpretation's means where it wrote one"
     m = json.loads((folder/'metrics.json').read_text())
     groups = [k[:-4] for k in m['valid'] if k.endswith('_acc')]
     tta = m.get('valid_tta', m['valid'])
-    row.update(n_train=m['n_train'], n_valid=m['n_valid'], epochs=m['epochs'], train_seconds=m['train_seconds'],
+    row = dict(n_train=m['n_train'], n_valid=m['n_valid'], epochs=m['epochs'], train_seconds=m['train_seconds'],
                accuracy=round(m['valid']['mean_accuracy'], 4), accuracy_tta=round(tta['mean_accuracy'], 4),
                groups_tta={g: round(tta[f'{g}_acc'], 4) for g in groups})
     summary = folder/'interpretation'/'summary.csv'
@@ -47,20 +52,22 @@ def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None, st
                    balanced_by_group={g: round(float(s.loc[g, 'balanced_accuracy']), 4) for g in groups if g in s.index})
     return row
 
-def summarise(rows:list, names:list) -> list:
-    "Per variant: mean and sd over its finished seeds, and the mean paired gain over the first variant (seeds both finished)"
+KEYS = ('accuracy', 'accuracy_tta', 'balanced_accuracy', 'macro_f1')
+
+def summarise(rows:list, names:list, keys=KEYS) -> list:
+    "Per variant: mean and sd of `keys` over its finished seeds, and the mean paired gain over the first variant (seeds both finished)"
     done = {(r['variant'], r['seed']): r for r in rows if 'accuracy' in r}
     out = []
     for n in names:
         mine = [r for (v,_),r in done.items() if v == n]
         if not mine: out.append(dict(variant=n, runs=0)); continue
         s = dict(variant=n, runs=len(mine), seeds=sorted(r['seed'] for r in mine))
-        for k in ('accuracy', 'accuracy_tta', 'balanced_accuracy', 'macro_f1'):
+        for k in keys:
             v = [r[k] for r in mine if k in r]
             if v: s[k] = dict(mean=round(float(np.mean(v)), 4), sd=round(float(np.std(v, ddof=1)), 4) if len(v) > 1 else None)
         if n != names[0]:
             pairs = [(r, done[(names[0], r['seed'])]) for r in mine if (names[0], r['seed']) in done]
-            for k in ('accuracy', 'accuracy_tta', 'balanced_accuracy', 'macro_f1'):
+            for k in keys:
                 g = [a[k] - b[k] for a,b in pairs if k in a and k in b]
                 if g: s[f'gain_{k}'] = dict(mean=round(float(np.mean(g)), 4), per_seed=[round(x, 4) for x in g])
         out.append(s)

@@ -9,17 +9,19 @@ annotation files cut — the photos are never copied), then for each share P run
     fashion-fastai train --recipe cpu --data OUT/data-seedS --valid-pct P --seed S --out OUT/pP-seedS
 
 (`--valid-pct` carves P of the other 4,000 and leaves the `val` rows out of training), and predicts the set-aside
-1,000 with the export as `Predictor` does — the recipe's multi-scale mirror TTA, and once without TTA. Prints a JSON
-line per run (mean and per-group accuracy, balanced accuracy and macro-F1 per group and their means, the photos
-trained on, epochs, seconds) and a summary per share with its mean paired gain over the first share.
+1,000 with the export as `Predictor` does — the recipe's multi-scale mirror TTA, and once without TTA — scored by
+`FashionInterpretation.summary` (accuracy, balanced accuracy and macro-F1 per group, and their means). The runs and the
+summary are `lever_sweep.py`'s (a finished run in OUT is read again, not retrained). Prints a JSON line per run (the
+scores, the photos trained on, epochs, seconds) and a summary per share: mean and spread over seeds, and the paired gain
+over the first share.
 
 Usage: python benchmarks/valid_share.py [--shares 0.2 0.1] [--seeds 2 3] [--test 1000] [--data DIR] [--out runs/valid-share]
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, sys
 from pathlib import Path
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, f1_score
 from fashion_fastai.datasets import shared_data
+from lever_sweep import run as train_run, summarise
 
 FILES = ('', '_attr', '_bbox', '_landmards')       # split/train{…}.txt: one line per image, aligned
 
@@ -39,37 +41,24 @@ def carve(data:Path, out:Path, n_test:int, seed:int) -> Path:
         (dst/'split'/f'val{f}.txt').write_text(''.join(l + '\n' for i,l in enumerate(ls) if i in test))
     return dst
 
+SCORES = ('accuracy', 'balanced_accuracy', 'macro_f1')
+
 def scores(model:Path, data:Path, tta:bool) -> dict:
-    "Accuracy, balanced accuracy and macro-F1 per group of the export `model` on the `val` split of `data`"
+    "Accuracy, balanced accuracy and macro-F1 per group, and their means, of the export `model` on the `val` split of `data`"
     from fashion_fastai.inference import Predictor
-    from fashion_fastai.evaluation import dataset_split, targets_of, boxes_of
+    from fashion_fastai.interpret import FashionInterpretation
     pred = Predictor(model, tta=tta, **({} if tta else dict(tta_sizes=None)))
-    df = dataset_split(data, 'val')
-    targets = targets_of(df, pred.cfg)
-    probs = pred.probs(df.path.tolist(), boxes_of(df, pred.cfg))
-    res = {}
-    for g,p in probs.items():
-        t,y = targets[g],p.argmax(1)
-        res[g] = dict(accuracy=float((y == t).mean()), balanced_accuracy=float(balanced_accuracy_score(t, y)),
-                      macro_f1=float(f1_score(t, y, average='macro', labels=np.unique(t))))
-    return dict(**{k: round(float(np.mean([r[k] for r in res.values()])), 4) for k in ('accuracy', 'balanced_accuracy', 'macro_f1')},
-                groups={g: {k: round(v, 4) for k,v in r.items()} for g,r in res.items()})
+    s = FashionInterpretation.from_export(pred, data, 'val').summary().set_index('group')
+    return dict(**{k: round(float(s.loc['mean', k]), 4) for k in SCORES},
+                groups={g: {k: round(float(s.loc[g, k]), 4) for k in SCORES} for g in s.index if g != 'mean'})
 
 def run(share:float, seed:int, data:Path, out:Path) -> dict:
-    "One training run at validation share `share`, scored on the set-aside photos"
-    folder = out/f'p{share}-seed{seed}'
-    row = dict(share=share, seed=seed)
-    if not (folder/'metrics.json').exists():
-        cmd = [sys.executable, '-m', 'fashion_fastai', 'train', '--recipe', 'cpu', '--data', str(data), '--valid-pct', str(share),
-               '--seed', str(seed), '--no-interpret', '--out', str(folder)]
-        t = time.time()
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        row['wall_s'] = round(time.time() - t, 1)
-        if r.returncode != 0: return dict(row, error=(r.stderr.strip().splitlines() or ['no message'])[-1])
-    m = json.loads((folder/'metrics.json').read_text())
-    row.update(n_train=m['n_train'], n_valid=m['n_valid'], epochs=m['epochs'], train_seconds=m['train_seconds'], seconds=m['seconds'],
-               valid_tta=round(m.get('valid_tta', m['valid'])['mean_accuracy'], 4))
-    row['test_tta'],row['test'] = scores(folder, data, True),scores(folder, data, False)
+    "One training run at validation share `share` (the variant `pSHARE`), scored on the set-aside photos"
+    row = dict(share=share, **train_run(f'p{share}', ['--valid-pct', str(share), '--no-interpret'], seed, data, out, reuse=True))
+    if 'accuracy' not in row: return row
+    for k,tta in (('test_tta', True), ('test', False)):
+        row[k] = scores(out/f'p{share}-seed{seed}', data, tta)
+        row.update({f'{k}_{m}': row[k][m] for m in SCORES})
     return row
 
 if __name__ == '__main__':
@@ -92,14 +81,5 @@ if __name__ == '__main__':
     for s in a.seeds:                          # seed-major: a deadline leaves whole pairs
         d = carve(src, out, a.test, s)
         for sh in a.shares: rows.append(r := run(sh, s, d, out)); emit(r)
-    done = {(r['share'], r['seed']): r for r in rows if 'test' in r}
-    for sh in a.shares:
-        mine = [r for (v,_),r in done.items() if v == sh]
-        s = dict(summary=True, share=sh, seeds=sorted(r['seed'] for r in mine))
-        for k in ('test_tta', 'test'):
-            for m in ('accuracy', 'balanced_accuracy', 'macro_f1'):
-                v = [r[k][m] for r in mine]
-                if v: s[f'{k}_{m}'] = round(float(np.mean(v)), 4)
-                g = [r[k][m] - done[(a.shares[0], r['seed'])][k][m] for r in mine if (a.shares[0], r['seed']) in done]
-                if g and sh != a.shares[0]: s[f'gain_{k}_{m}'] = [round(x, 4) for x in g]
-        emit(s)
+    keys = [f'{k}_{m}' for k in ('test_tta', 'test') for m in SCORES] + ['accuracy_tta']
+    for r in summarise(rows, [f'p{sh}' for sh in a.shares], keys): emit(dict(summary=True, **r))
