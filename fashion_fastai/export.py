@@ -95,9 +95,11 @@ def classes_of(dls) -> dict:
 def _learner_facts(learn) -> dict:
     "What the model card needs that only the Learner knows: its starting weights, image counts, the last validation"
     r,names = getattr(learn, 'recorder', None),[]
-    if r is not None and getattr(r, 'values', None): names = [n for n in r.metric_names[1:-1] if n != 'train_loss']
+    if r is not None and getattr(r, 'values', None):
+        names = [n for n in r.metric_names if n not in ('epoch', 'time') and not n.startswith('train_')]
+    # the validation values end the recorder's row: after `fit` it starts with the training loss, after `validate` it does not
     return dict(pretrained=getattr(learn, 'pretrained', None), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
-                validation={n: round(float(v), 6) for n,v in zip(names, r.values[-1][1:])} if names else None)
+                validation={n: round(float(v), 6) for n,v in zip(names, r.values[-1][-len(names):])} if names else None)
 
 def _write_folder(path, sd:dict, cfg:dict) -> Path:
     "Write the weights `sd` and the config `cfg` as the export folder `path` (created; existing files are replaced)"
