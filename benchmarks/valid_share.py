@@ -15,9 +15,12 @@ summary are `lever_sweep.py`'s (a finished run in OUT is read again, not retrain
 scores, the photos trained on, epochs, seconds) and a summary per share: mean and spread over seeds, and the paired gain
 over the first share.
 
-Usage: python benchmarks/valid_share.py [--shares 0.2 0.1] [--seeds 1 2 3] [--test 1000] [--data DIR] [--out runs/valid-share]
+With `--variants NAME=OPTIONS` other settings are trained at the last share on the same splits (folders NAME-seedS)
+and compared with the first share, e.g. `--shares 0.1 --variants 'e11=--epochs 11'`: the recipe against 1 + 11 epochs.
+
+Usage: python benchmarks/valid_share.py [--shares 0.2 0.1] [--variants NAME=OPTIONS ...] [--seeds 1 2 3] [--test 1000] [--data DIR] [--out runs/valid-share]
 """
-import argparse, json, os, sys
+import argparse, json, os, shlex, sys
 from pathlib import Path
 import numpy as np
 from fashion_fastai.datasets import shared_data
@@ -52,12 +55,16 @@ def scores(model:Path, data:Path, tta:bool) -> dict:
     return dict(**{k: round(float(s.loc['mean', k]), 4) for k in SCORES},
                 groups={g: {k: round(float(s.loc[g, k]), 4) for k in SCORES} for g in s.index if g != 'mean'})
 
-def run(share:float, seed:int, data:Path, out:Path) -> dict:
-    "One training run at validation share `share` (the variant `pSHARE`), scored on the set-aside photos"
-    row = dict(share=share, **train_run(f'p{share}', ['--valid-pct', str(share), '--no-interpret'], seed, data, out, reuse=True))
+def run(share:float, seed:int, data:Path, out:Path, name:str=None, opts:list=()) -> dict:
+    "One training run at validation share `share` (the variant `pSHARE`, or `name` with more options `opts`), scored on the set-aside photos"
+    name = name or f'p{share}'
+    row = dict(share=share, **train_run(name, ['--valid-pct', str(share), '--no-interpret', *opts], seed, data, out, reuse=True))
     if 'accuracy' not in row: return row
+    cache = out/f'{name}-seed{seed}'/'set_aside_scores.json'      # scoring takes minutes: kept beside the export
+    done = json.loads(cache.read_text()) if cache.exists() else {}
     for k,tta in (('test_tta', True), ('test', False)):
-        row[k] = scores(out/f'p{share}-seed{seed}', data, tta)
+        row[k] = done[k] if k in done else scores(out/f'{name}-seed{seed}', data, tta)
+        cache.write_text(json.dumps({**done, k: row[k]}, indent=1)); done[k] = row[k]
         row.update({f'{k}_{m}': row[k][m] for m in SCORES})
     return row
 
@@ -65,6 +72,7 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--shares', type=float, nargs='+', default=[0.2, 0.1], help='validation shares; the first is the one the others are compared with')
     p.add_argument('--seeds', type=int, nargs='+', default=[1, 2, 3])
+    p.add_argument('--variants', nargs='*', default=[], help="NAME=OPTIONS: other settings, each trained at the last share and compared with the first share, e.g. 'e11=--epochs 11'")
     p.add_argument('--test', type=int, default=1000, help='photos of train set aside, per seed, to score on')
     p.add_argument('--data', help='the attribute dataset (default: ../shared/data/fashion-attributes/FashionDataset)')
     p.add_argument('--out', default='runs/valid-share')
@@ -72,6 +80,8 @@ if __name__ == '__main__':
     a = p.parse_args()
     src = Path(a.data) if a.data else shared_data('fashion-attributes/FashionDataset')
     if src is None or not (src/'split'/'train.txt').exists(): sys.exit('the attribute dataset (split/train.txt) is not there: give --data, or set FASHION_FASTAI_DATA')
+    if any('=' not in v or not v.split('=', 1)[0] for v in a.variants): sys.exit('each variant is NAME=OPTIONS, e.g. "e11=--epochs 11"')
+    variants = [(v.split('=', 1)[0], shlex.split(v.split('=', 1)[1])) for v in a.variants]
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     def emit(line):
         print(json.dumps(line), flush=True)
@@ -81,5 +91,6 @@ if __name__ == '__main__':
     for s in a.seeds:                          # seed-major: a deadline leaves whole pairs
         d = carve(src, out, a.test, s)
         for sh in a.shares: rows.append(r := run(sh, s, d, out)); emit(r)
+        for n,o in variants: rows.append(r := run(a.shares[-1], s, d, out, n, o)); emit(r)
     keys = [f'{k}_{m}' for k in ('test_tta', 'test') for m in SCORES] + ['accuracy_tta']
-    for r in summarise(rows, [f'p{sh}' for sh in a.shares], keys): emit(dict(summary=True, **r))
+    for r in summarise(rows, [f'p{sh}' for sh in a.shares] + [n for n,_ in variants], keys): emit(dict(summary=True, **r))
