@@ -52,6 +52,11 @@ def metrics_row(folder:Path) -> dict:
                    balanced_by_group={g: round(float(s.loc[g, 'balanced_accuracy']), 4) for g in groups if g in s.index})
     return row
 
+def parse_variants(values:list) -> list:
+    "(name, options) of each NAME=OPTIONS, e.g. `ls=--label-smoothing 0.1`; exits saying so on one without a name or `=`"
+    if any('=' not in v or not v.split('=', 1)[0] for v in values): sys.exit('each variant is NAME=OPTIONS, e.g. base= or "ls=--label-smoothing 0.1"')
+    return [(v.split('=', 1)[0], shlex.split(v.split('=', 1)[1])) for v in values]
+
 KEYS = ('accuracy', 'accuracy_tta', 'balanced_accuracy', 'macro_f1')
 
 def summarise(rows:list, names:list, keys=KEYS) -> list:
@@ -86,8 +91,7 @@ if __name__ == '__main__':
     a = p.parse_args()
     data = Path(a.data) if a.data else shared_data('fashion-attributes/FashionDataset')
     if data is None or not data.exists(): sys.exit('the attribute dataset is not there: give --data, or set FASHION_FASTAI_DATA')
-    if any('=' not in v or not v.split('=', 1)[0] for v in a.variants): sys.exit('each variant is NAME=OPTIONS, e.g. base= or "ls=--label-smoothing 0.1"')
-    variants = [(v.split('=', 1)[0], shlex.split(v.split('=', 1)[1])) for v in a.variants]
+    variants = parse_variants(a.variants)
     stop_at, lock, rows = time.time() + a.stop_after, threading.Lock(), []
     def emit(line):
         with lock:

@@ -20,11 +20,11 @@ and compared with the first share, e.g. `--shares 0.1 --variants 'e11=--epochs 1
 
 Usage: python benchmarks/valid_share.py [--shares 0.2 0.1] [--variants NAME=OPTIONS ...] [--seeds 1 2 3] [--test 1000] [--data DIR] [--out runs/valid-share]
 """
-import argparse, json, os, shlex, sys
+import argparse, json, os, sys
 from pathlib import Path
 import numpy as np
 from fashion_fastai.datasets import shared_data
-from lever_sweep import run as train_run, summarise
+from lever_sweep import run as train_run, summarise, parse_variants
 
 FILES = ('', '_attr', '_bbox', '_landmards')       # split/train{…}.txt: one line per image, aligned
 
@@ -60,11 +60,14 @@ def run(share:float, seed:int, data:Path, out:Path, name:str=None, opts:list=())
     name = name or f'p{share}'
     row = dict(share=share, **train_run(name, ['--valid-pct', str(share), '--no-interpret', *opts], seed, data, out, reuse=True))
     if 'accuracy' not in row: return row
-    cache = out/f'{name}-seed{seed}'/'set_aside_scores.json'      # scoring takes minutes: kept beside the export
+    folder = out/f'{name}-seed{seed}'                 # lever_sweep.run's folder for the run
+    cache = folder/'set_aside_scores.json'            # scoring takes minutes: kept beside the export
     done = json.loads(cache.read_text()) if cache.exists() else {}
     for k,tta in (('test_tta', True), ('test', False)):
-        row[k] = done[k] if k in done else scores(out/f'{name}-seed{seed}', data, tta)
-        cache.write_text(json.dumps({**done, k: row[k]}, indent=1)); done[k] = row[k]
+        if k not in done:
+            done[k] = scores(folder, data, tta)
+            cache.write_text(json.dumps(done, indent=1))
+        row[k] = done[k]
         row.update({f'{k}_{m}': row[k][m] for m in SCORES})
     return row
 
@@ -80,8 +83,7 @@ if __name__ == '__main__':
     a = p.parse_args()
     src = Path(a.data) if a.data else shared_data('fashion-attributes/FashionDataset')
     if src is None or not (src/'split'/'train.txt').exists(): sys.exit('the attribute dataset (split/train.txt) is not there: give --data, or set FASHION_FASTAI_DATA')
-    if any('=' not in v or not v.split('=', 1)[0] for v in a.variants): sys.exit('each variant is NAME=OPTIONS, e.g. "e11=--epochs 11"')
-    variants = [(v.split('=', 1)[0], shlex.split(v.split('=', 1)[1])) for v in a.variants]
+    variants = parse_variants(a.variants)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     def emit(line):
         print(json.dumps(line), flush=True)
