@@ -92,6 +92,7 @@ def classes_of(dls) -> dict:
     "Head name → class names in model output order: one list per attribute group, or `label` → the categories"
     return attribute_vocab(dls) if getattr(dls, 'task', None) == 'attributes' else {'label': list(dls.vocab)}
 
+# %% ../nbs/04a_export.ipynb #e57f4423
 def _learner_facts(learn) -> dict:
     "What the model card needs that only the Learner knows: its starting weights, image counts, the last validation"
     r,names = getattr(learn, 'recorder', None),[]
@@ -101,6 +102,7 @@ def _learner_facts(learn) -> dict:
     return dict(pretrained=getattr(learn, 'pretrained', None), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 validation={n: round(float(v), 6) for n,v in zip(names, r.values[-1][-len(names):])} if names else None)
 
+# %% ../nbs/04a_export.ipynb #176e7f18
 def _write_folder(path, sd:dict, cfg:dict) -> Path:
     "Write the weights `sd` and the config `cfg` as the export folder `path` (created; existing files are replaced)"
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
@@ -108,6 +110,7 @@ def _write_folder(path, sd:dict, cfg:dict) -> Path:
     (path/CONFIG).write_text(json.dumps(cfg, indent=1) + '\n')
     return path
 
+# %% ../nbs/04a_export.ipynb #f5dc2261
 def export_learner(learn,                   # a trained Learner (from `fashion_learner` or `vision_learner`)
                    path,                     # the folder to write (created; existing files are replaced)
                    arch=None,                # backbone name, when the Learner does not know it (`learn.arch`)
