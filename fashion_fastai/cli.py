@@ -211,7 +211,7 @@ def _train_cmd(sub):
                    'unfrozen epochs at this smaller size, the rest (and every validation) at --size (default: off)')
     t.add_argument('--early-epochs', type=int, help='with --early-size: unfrozen epochs at that size (default: half of --epochs)')
     t.add_argument('--freeze-epochs', type=int, help='epochs with the body frozen first (default: 1)')
-    t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3; the cpu recipe's: 4e-3 for categories, 8e-3 for attributes)")
+    t.add_argument('--lr', type=_lr, help="base learning rate, or 'find' for lr_find's valley (default: 2e-3; the cpu recipe's: 8e-3)")
     t.add_argument('--lr-steps', type=int, help="with --lr find: lr_find's mini-batches (default: 100; fewer on a small dataset)")
     t.add_argument('--bs', type=int, help='batch size (default: 32)')
     t.add_argument('--crop-bbox', action=argparse.BooleanOptionalAction, help='crop images to their padded bounding box, where the dataset has one')
