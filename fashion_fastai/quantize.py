@@ -63,8 +63,10 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
                   n:int=300,             # calibration images at most
                   per_channel:bool=True,
                   calibrate:str='percentile',  # activation ranges: 'percentile' (the 99.999th), 'minmax' or 'entropy'
-                  bs:int=20) -> Path:
-    "Write model.int8.onnx beside model.onnx: static int8 quantization (QDQ, uint8 activations, int8 weights) calibrated on `images`"
+                  bs:int=20,
+                  weight_type:str='uint8'      # 'uint8': no overflow on any CPU; 'int8': the fast kernels, which can saturate on AVX2 without VNNI
+                 ) -> Path:
+    "Write model.int8.onnx beside model.onnx: static 8-bit quantization (QDQ, uint8 activations) calibrated on `images`"
     try:
         from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationMethod
     except ImportError: raise ImportError("int8 quantization needs ONNX Runtime: pip install 'fashion-fastai[onnx]'") from None
@@ -75,6 +77,8 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
     check_onnx(path, src, made_from, strict=True, int8=True)    # strict: the int8 file would be stamped as made from these weights
     methods = dict(minmax=CalibrationMethod.MinMax, percentile=CalibrationMethod.Percentile, entropy=CalibrationMethod.Entropy)
     if calibrate not in methods: raise ValueError(f"calibrate={calibrate!r}: use one of {', '.join(methods)}")
+    weights = dict(uint8=QuantType.QUInt8, int8=QuantType.QInt8)
+    if weight_type not in weights: raise ValueError(f"weight_type={weight_type!r}: use 'uint8' or 'int8'")
     method,cfg = methods[calibrate],read_config(path)
     files = calibration_images(path, images, n)
     with tempfile.TemporaryDirectory() as d:
@@ -87,8 +91,7 @@ def quantize_onnx(path,                  # export folder with model.onnx (`expor
         logging.disable(logging.WARNING)                    # the quantizer logs a line per tensor it leaves alone,
         try:                                                # and its histogram calibrators print: stdout is the CLI's JSON
             with contextlib.redirect_stdout(sys.stderr): quantize_static(str(pre), str(path/ONNX_INT8), _reader(cfg, files, bs), quant_format=QuantFormat.QDQ,
-                                 per_channel=per_channel, reduce_range=True,   # 7-bit weights: u8s8 saturates on AVX2 CPUs without VNNI (ORT docs)
-                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                 per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=weights[weight_type],
                                  op_types_to_quantize=QUANTIZED_OPS, calibrate_method=method)
         finally: logging.disable(logging.NOTSET)
     stamp_onnx(path/ONNX_INT8, made_from)          # made from the same weights as model.onnx
