@@ -8,7 +8,7 @@ the model alone in images/s against float32 ONNX Runtime in the same process (pr
 an idle machine). One JSON line per setting. `--n-agree 0` and `--split none` leave those measurements out.
 
 Usage: python benchmarks/int8_calibration.py --model DIR [--split holdout] [--n-agree 500] [--methods percentile minmax entropy]
-       [--weight-types uint8 int8] [--speed]
+       [--weight-types int8 uint8] [--speed]   (default: int8, the library's default)
 """
 import argparse, json, shutil, tempfile, time
 from pathlib import Path
@@ -25,7 +25,7 @@ if __name__ == '__main__':
     ap.add_argument('--model', required=True); ap.add_argument('--split', default='holdout')
     ap.add_argument('--n-agree', type=int, default=500); ap.add_argument('--calibration-n', type=int, default=300)
     ap.add_argument('--methods', nargs='+', default=['percentile', 'minmax', 'entropy'])
-    ap.add_argument('--weight-types', nargs='+', default=['uint8'])
+    ap.add_argument('--weight-types', nargs='+', default=['int8'], choices=['int8', 'uint8'])
     ap.add_argument('--speed', action='store_true'); ap.add_argument('--repeats', type=int, default=5)
     a = ap.parse_args()
     m = Path(a.model)
