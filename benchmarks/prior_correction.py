@@ -16,10 +16,11 @@ other models and scored on the one left out (`left_out` lines), by two rules: th
 of the best balanced accuracy among those that cost at most `--max-drop` points of the group's accuracy.
 """
 import argparse, json
+from types import SimpleNamespace
 from pathlib import Path
 import numpy as np
 from fashion_fastai.inference import Predictor
-from fashion_fastai.evaluation import dataset_split, targets_of, boxes_of
+from fashion_fastai.evaluation import data_of, dataset_split, targets_of, boxes_of
 from fashion_fastai.export_format import VALID, read_config
 from fashion_fastai.interpret import FashionInterpretation
 
@@ -39,8 +40,7 @@ def train_priors(model:Path, cfg:dict, data) -> dict:
 def probs_of(model:Path, split:str) -> tuple:
     "(probabilities, targets, priors, classes) of `model` on `split`, the probabilities cached beside the export (the weights are loaded only to predict)"
     cfg = read_config(model)
-    data = cfg.get('training', {}).get('data')
-    if data is None: raise SystemExit(f"{model} does not record the dataset it was trained on: train it with `fashion-fastai train`")
+    data = data_of(SimpleNamespace(cfg=cfg, path=model))     # the dataset the config records, as for a Predictor
     df = dataset_split(data, split, model)
     cache = model/f'prior_probs-{split}.npz'
     if cache.exists(): probs = dict(np.load(cache))
