@@ -60,13 +60,14 @@ def _predictor(args, **kwargs) -> Predictor:
     onnx = getattr(args, 'onnx', False)
     if getattr(args, 'int8', False) and not onnx: raise ValueError('--int8 runs the ONNX Runtime model: add --onnx')
     return Predictor(args.model, device=args.device, size=getattr(args, 'size', None), tta=args.tta, tta_sizes=args.tta_sizes,
-                     backend='onnx' if onnx else 'torch', int8=getattr(args, 'int8', False), bf16=getattr(args, 'bf16', False), **kwargs)
+                     backend='onnx' if onnx else 'torch', int8=getattr(args, 'int8', False), bf16=getattr(args, 'bf16', False),
+                     balance=getattr(args, 'balance', None), **kwargs)
 
 def _evaluate(args):
     "Metrics of an export folder on a dataset split (default: of the dataset it was trained on), as one JSON object"
     pred = _predictor(args)
     data = data_of(pred, args.data)
-    print(json.dumps(dict(data=str(data), tta=pred.tta, tta_sizes=pred.tta_sizes, **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
+    print(json.dumps(dict(data=str(data), tta=pred.tta, tta_sizes=pred.tta_sizes, balance=pred.balance, **evaluate(pred, Path(data), args.split, bs=args.bs, progress=_progress()))))
 
 def _interpret(args):
     "Confusion matrices, most confused, per-class report and top losses on a dataset split, written as CSV and PNG"
@@ -152,7 +153,7 @@ def _serve(args):
     "Serve the model (and index) over HTTP until interrupted"
     from fashion_fastai.serve import serve
     print(json.dumps(dict(url=f'http://{args.host}:{args.port}', model=str(args.model), index=args.index, workers=args.workers)), flush=True)
-    serve(args.model, index=args.index, host=args.host, port=args.port, workers=args.workers, tta=args.tta, tta_sizes=args.tta_sizes, device=args.device,
+    serve(args.model, index=args.index, host=args.host, port=args.port, workers=args.workers, tta=args.tta, tta_sizes=args.tta_sizes, balance=args.balance, device=args.device,
           max_pixels=args.max_pixels, max_bytes=int(args.max_mb * 2**20), max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
           backend='onnx' if args.onnx else 'torch', int8=args.int8, bf16=args.bf16, log_level=args.log_level)
 
@@ -161,6 +162,11 @@ def _lr(s:str):
     if s == 'find': return s
     try: return float(s)
     except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is neither a number nor 'find'") from None
+
+def _balance(s:str):
+    "`--balance`: one tau ('0.5'), or one per head ('pattern=0.5,fit=0'); `Predictor` checks the heads and values"
+    try: return float(s) if '=' not in s else {h.strip(): float(t) for h,t in (kv.split('=') for kv in s.split(','))}
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r}: give one number (0.5) or head=number pairs joined by commas (pattern=0.5,fit=0)") from None
 
 def _shown(v) -> str:
     "A recipe setting as `train --help` lists it (a list as its command-line words); one that differs by task as `value (task)` pairs"
@@ -260,6 +266,8 @@ def _model_cmd(sub, name:str, help:str, tta:bool=True):
                        help='average each image with its mirror image (default: as the model was trained, see train --tta)')
         c.add_argument('--tta-sizes', type=int, nargs='+', metavar='SIZE', help='multi-scale TTA: average the probabilities at these '
                        'image sizes (default: as the model was trained, see train --tta-sizes; --no-tta or --size: one size)')
+        c.add_argument('--balance', type=_balance, metavar='TAU', help='divide the probabilities by the training class frequencies to '
+                       'the power TAU, so rare classes are predicted more often: one TAU (0.5), or one per head (pattern=0.5,fit=0); default 0, as trained')
     return c
 
 # %% ../nbs/10_cli.ipynb #990190e0

@@ -7,6 +7,7 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/export.html.md"""
 # %% ../nbs/04a_export.ipynb #e8fd19e2
 from __future__ import annotations
 import copy, json
+import numpy as np
 from pathlib import Path
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from safetensors.torch import load_file
 from .export_format import FORMAT, FORMAT_VERSION, CONFIG, WEIGHTS, VALID, ExportError, layer_spec, load_model, read_config, model_specs, model_id, Ensemble
 
 # %% auto #0
-__all__ = ['head_spec', 'model_spec', 'input_spec', 'classes_of', 'export_learner', 'ensemble_exports']
+__all__ = ['head_spec', 'model_spec', 'input_spec', 'classes_of', 'class_counts', 'export_learner', 'ensemble_exports']
 
 # %% ../nbs/04a_export.ipynb #f301097c
 def _seq_spec(m:nn.Module) -> list:
@@ -92,6 +93,18 @@ def classes_of(dls) -> dict:
     "Head name → class names in model output order: one list per attribute group, or `label` → the categories"
     return attribute_vocab(dls) if getattr(dls, 'task', None) == 'attributes' else {'label': list(dls.vocab)}
 
+# %% ../nbs/04a_export.ipynb #4f97cb14
+def class_counts(dls, classes:dict) -> dict:
+    "Head → training images per class of `dls` (from `fashion_dls` or any fastai DataLoaders), in the order of `classes`; missing labels not counted"
+    items,ds = getattr(dls.train, 'items', None),dls.train_ds
+    if hasattr(items, 'columns') and all(h in items for h in classes):     # a dataset DataFrame: its label columns, by name
+        return {h: [int(n) for n in items[h].dropna().astype(str).value_counts().reindex(v, fill_value=0)] for h,v in classes.items()}
+    out = {}                                                                # else each target through its own pipeline
+    for h,tl in zip(classes, ds.tls[dls.n_inp:]):
+        y = np.array([int(tl[i]) for i in range(len(tl))])
+        out[h] = np.bincount(y[y >= 0], minlength=len(classes[h])).tolist()
+    return out
+
 # %% ../nbs/04a_export.ipynb #e57f4423
 def _learner_facts(learn) -> dict:
     "What the model card needs that only the Learner knows: its starting weights, image counts, the last validation"
@@ -123,7 +136,8 @@ def export_learner(learn,                   # a trained Learner (from `fashion_l
     classes = classes_of(learn.dls)
     cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__,
                task='attributes' if list(classes) != ['label'] else 'categories',
-               model=model_spec(learn.model, arch), classes=classes, input=input_spec(learn.dls), learner=_learner_facts(learn), **(extra or {}))
+               model=model_spec(learn.model, arch), classes=classes, class_counts=class_counts(learn.dls, classes),
+               input=input_spec(learn.dls), learner=_learner_facts(learn), **(extra or {}))
     path = _write_folder(path, {k: v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}, cfg)
     items = getattr(learn.dls.valid, 'items', None)
     if hasattr(items, 'columns') and 'image' in items: (path/VALID).write_text(''.join(f'{i}\n' for i in items.image))
@@ -166,6 +180,8 @@ def ensemble_exports(folders:list,            # export folders of models trained
     cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__, task=cfgs[0]['task'],
                model=dict(members=[c['model'] for c in cfgs]), classes=cfgs[0]['classes'], input=cfgs[0]['input'],
                training=dict(shared, **(training or {}), members=members), **(extra or {}))
+    if all('class_counts' in c for c in cfgs):              # the members' training images pooled
+        cfg['class_counts'] = {h: [sum(n) for n in zip(*(c['class_counts'][h] for c in cfgs))] for h in cfg['classes']}
     path = _write_folder(path, {f'members.{i}.{k}': v for i,f in enumerate(folders) for k,v in load_file(str(f/WEIGHTS)).items()}, cfg)
     valid = {(f/VALID).read_text() if (f/VALID).exists() else None for f in folders}
     if len(valid) == 1 and None not in valid: (path/VALID).write_text(valid.pop())

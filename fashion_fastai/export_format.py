@@ -59,6 +59,9 @@ def read_config(path) -> dict:
         for h,layers in heads.items():
             n = next((l['out_features'] for l in reversed(layers) if l['type'] == 'Linear'), None)
             if n != len(cfg['classes'][h]): raise ExportFolderError(f"{cf} is inconsistent: head {h!r} has {n} outputs but {len(cfg['classes'][h])} class names")
+    counts = cfg.get('class_counts')           # training images per class (`Predictor(balance=...)`); older folders have none
+    if counts is not None and (list(counts) != list(cfg['classes']) or any(len(counts[h]) != len(v) for h,v in cfg['classes'].items())):
+        raise ExportFolderError(f"{cf} is inconsistent: its class_counts do not match its class lists {list(cfg['classes'])}; re-export the model")
     if not (path/WEIGHTS).exists(): raise ExportFolderError(f"{path} has no {WEIGHTS}: copy it along with {CONFIG}, or re-export the model")
     return cfg
 

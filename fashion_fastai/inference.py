@@ -178,7 +178,8 @@ class Predictor:
                  size=None,                   # test at this size (int or (h, w)) instead of the config's: see `input_at_size`
                  tta_sizes:list=None,         # multi-scale TTA: average the probabilities at these sizes (`MultiScale`); default: as trained, with `tta`
                  int8:bool=False,             # with backend='onnx': the int8 model `quantize_onnx` wrote (model.int8.onnx)
-                 bf16:bool=False):            # torch backend on a CPU with bfloat16 instructions (AVX512-BF16, AMX): autocast to bfloat16
+                 bf16:bool=False,             # torch backend on a CPU with bfloat16 instructions (AVX512-BF16, AMX): autocast to bfloat16
+                 balance:float|dict=None):    # divide the probabilities by the training class frequencies to this power tau (one, or head → tau): rare classes predicted more often
         if (size is not None or tta_sizes) and backend == 'onnx':
             raise ValueError(f"{'size=' if size is not None else 'tta_sizes='} needs backend='torch': model.onnx is exported for the config's size")
         if int8 and backend != 'onnx': raise ValueError("int8=True needs backend='onnx': the int8 model is an ONNX Runtime one (`quantize_onnx`)")
@@ -204,6 +205,7 @@ class Predictor:
         if size is not None: self.cfg = {**self.cfg, 'input': input_at_size(self.cfg['input'], size)}
         self.preprocess = Preprocess(self.cfg)                 # the config's size: what embeddings use
         self.inputs = MultiScale(self.cfg, self.tta_sizes) if self.tta_sizes else self.preprocess    # what `probs` feeds the model
+        self.balance,self._shift = self._balanced(balance)
 
     def _trained_sizes(self, sizes):
         if sizes and self.backend == 'onnx':
@@ -212,6 +214,24 @@ class Predictor:
                           "(model.onnx runs at the config's size only): predicting at that size alone")
             return None
         return sizes
+
+    def _balanced(self, balance) -> tuple:
+        "(head → tau, head → tau · log prior) for the heads `balance` corrects: what `batch_probs` takes off their log-probabilities"
+        if not balance: return None,{}
+        taus = dict(balance) if isinstance(balance, dict) else {h: balance for h in self.heads}
+        unknown = [h for h in taus if h not in self.heads]
+        if unknown: raise ValueError(f"balance: {unknown} are not heads of {self.path}; its heads are {self.heads}")
+        bad = {h: t for h,t in taus.items() if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < math.inf}
+        if bad: raise ValueError(f"balance: {bad} — each tau is a number, at least 0 (0: the model as trained; 1: the Bayes rule for balanced error)")
+        counts = self.cfg.get('class_counts')
+        if counts is None: raise ValueError(f"balance needs the training class counts, and {self.path/'config.json'} has none (written by fashion-fastai "
+                                            f"{self.cfg.get('library_version', '?')}, before they were recorded): train or export the model again with this version")
+        shift = {}
+        for h,t in taus.items():
+            if t == 0: continue
+            c = np.asarray(counts[h], dtype=np.float64) + 1.               # add-one: a class never seen in training is rare, not impossible
+            shift[h] = torch.from_numpy(t*np.log(c/c.sum())).float()
+        return {h: float(t) for h,t in taus.items()},shift
 
     def logits(self, x:torch.Tensor) -> list[np.ndarray]:
         "Raw scores of each head for a preprocessed batch"
@@ -244,6 +264,7 @@ class Predictor:
         out = {}
         for j,h in enumerate(self.heads):     # one batch: its log-softmax (logsumexp of one is itself, log 1 = 0)
             lp = torch.stack([s[j] for s in lps]).logsumexp(0) - math.log(len(lps))    # log of the mean probability, exactly
+            if h in self._shift: lp = (lp - self._shift[h]).log_softmax(-1)           # p(c|x) / prior(c)^tau, renormalised
             out[h] = (lp if log else lp.exp()).numpy()
         return out
 
@@ -290,7 +311,8 @@ class Predictor:
         return [dict(image=str(im), error=p.errors[k]) if k in p.errors else dict(image=str(im), **self.decode(p, k, top_k))
                 for k,im in enumerate(images)]
 
-    def __repr__(self): return f"Predictor({str(self.path)!r}, task={self.task!r}, arch={model_arch(self.cfg)!r}, backend={self.backend!r}, tta={self.tta}" + (f", tta_sizes={self.tta_sizes})" if self.tta_sizes else ")")
+    def __repr__(self): return (f"Predictor({str(self.path)!r}, task={self.task!r}, arch={model_arch(self.cfg)!r}, backend={self.backend!r}, tta={self.tta}"
+                                + (f", tta_sizes={self.tta_sizes}" if self.tta_sizes else "") + (f", balance={self.balance}" if self.balance else "") + ")")
 
 # %% ../nbs/05_inference.ipynb #7cbc4666
 ONNX_WEIGHTS = 'fashion_fastai.weights'    # ONNX metadata: the `model_id` of the weights the file was made from

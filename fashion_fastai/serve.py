@@ -93,12 +93,13 @@ class Service:
                  index=None,                   # similarity index folder (`fashion-fastai index`), for /similar
                  tta:bool=None,                # mirror TTA (default: as the model was trained)
                  tta_sizes:list=None,          # multi-scale TTA's sizes (default: as the model was trained, with `tta`)
+                 balance=None,                 # tau, or head → tau: probabilities divided by the training class frequencies^tau (`Predictor`)
                  device=None,
                  max_pixels:int=40_000_000,    # larger images are refused (413)
                  max_batch:int=8,              # concurrent requests run as one forward pass, up to this many (1: one at a time)
                  max_wait_ms:float=5.,         # how long a request waits for others to join its batch
                  backend:str='torch', int8:bool=False, bf16:bool=False):   # how `Predictor` runs the model (ONNX Runtime: ~3× PyTorch eager on a CPU)
-        self.predictor = Predictor(model, device=device, workers=1, tta=tta, tta_sizes=tta_sizes, backend=backend, int8=int8, bf16=bf16)
+        self.predictor = Predictor(model, device=device, workers=1, tta=tta, tta_sizes=tta_sizes, backend=backend, int8=int8, bf16=bf16, balance=balance)
         self.index = None if index is None else SimilarityIndex.load(index)
         # embeddings come from the PyTorch model's body, whatever runs the predictions
         self.embedder = None if index is None else index_embedder(self.index, self.predictor if backend == 'torch' else Predictor(model, device=device, workers=1))
@@ -136,7 +137,7 @@ class Service:
     def health(self) -> dict:
         cfg = self.predictor.cfg
         return dict(status='ok', version=__version__, model=str(self.predictor.path), task=cfg['task'], arch=model_arch(cfg),
-                    classes={h: len(v) for h,v in cfg['classes'].items()}, tta=self.predictor.tta, tta_sizes=self.predictor.tta_sizes,
+                    classes={h: len(v) for h,v in cfg['classes'].items()}, tta=self.predictor.tta, tta_sizes=self.predictor.tta_sizes, balance=self.predictor.balance,
                     index=None if self.index is None else len(self.index), uptime_s=round(time.time() - self.started, 1),
                     batching={k: dict(max_batch=b.max_batch, max_wait_ms=b.max_wait*1e3, batches=sum(b.sizes.values()),
                                       images=sum(n*c for n,c in b.sizes.items())) for k,b in self.batchers.items() if b is not None})
@@ -247,7 +248,7 @@ def serve(model,                        # export folder
           index=None,                   # similarity index folder, for /similar
           host:str='127.0.0.1', port:int=8000,
           workers:int=1,                # processes, each with its own model and cores/workers threads
-          tta:bool=None, tta_sizes:list=None, device=None,
+          tta:bool=None, tta_sizes:list=None, balance=None, device=None,
           max_pixels:int=40_000_000,    # larger images are refused (413)
           max_bytes:int=10*2**20,       # larger request bodies are refused (413)
           max_batch:int=8, max_wait_ms:float=5.,  # micro-batching (`Service`)
@@ -257,7 +258,7 @@ def serve(model,                        # export folder
     try: import uvicorn
     except ImportError: raise ImportError("The service needs FastAPI and uvicorn: pip install 'fashion-fastai[serve]'") from None
     if workers < 1: raise ValueError(f"workers={workers}: use at least 1")
-    kw = dict(model=str(model), index=None if index is None else str(index), tta=tta, tta_sizes=tta_sizes, device=device, max_pixels=max_pixels,
+    kw = dict(model=str(model), index=None if index is None else str(index), tta=tta, tta_sizes=tta_sizes, balance=balance, device=device, max_pixels=max_pixels,
               max_batch=max_batch, max_wait_ms=max_wait_ms, backend=backend, int8=int8, bf16=bf16)
     if workers == 1: return uvicorn.run(create_app(Service(**kw), max_bytes=max_bytes), host=host, port=port, log_level=log_level)
     from fashion_fastai.export_format import read_config

@@ -76,6 +76,23 @@ def test_evaluate_prints_one_json_object(small):
     assert set(res['per_group']) == {'pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit'}
     assert res['mean_accuracy'] == pytest.approx(small['train']['valid']['mean_accuracy'], abs=1e-6)
 
+def test_balance_reaches_the_predictor_and_bad_values_are_one_line_errors(small):
+    from fashion_fastai.inference import Predictor
+    from fashion_fastai.evaluation import evaluate
+    r = cli_in('evaluate', '--model', small['model'], '--data', small['data'], '--split', 'validation', '--balance', 'fit=1,pattern=0.5')
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res['balance'] == {'fit': 1.0, 'pattern': 0.5}
+    lib = evaluate(Predictor(small['model'], balance={'fit': 1., 'pattern': .5}), small['data'], 'validation')
+    assert res['per_group'] == pytest.approx(lib['per_group'], abs=1e-9)
+    img = sorted((small['data']/'img').glob('*.jpg'))[0]
+    r = cli_in('predict', '--model', small['model'], img, '--balance', '0.5', '--top-k', '2')
+    p = Predictor(small['model'], balance=0.5).probs([img])
+    assert r.returncode == 0 and json.loads(r.stdout)['fit']['prob'] == pytest.approx(float(p['fit'][0].max()), abs=1e-5)
+    for bad,msg in [('fit=', 'head=number pairs'), ('colour=0.5', "['colour'] are not heads"), ('-1', 'at least 0')]:
+        r = cli_in('predict', '--model', small['model'], img, f'--balance={bad}')
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (bad, r.stderr)
+
 def test_evaluate_counts_unreadable_images(small, tmp_path):
     data = Path(shutil.copytree(small['data'], tmp_path/'data'))
     val = [l.split()[0] for l in (data/'split'/'val.txt').read_text().split()]

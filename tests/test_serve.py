@@ -142,12 +142,17 @@ def test_concurrent_requests_all_answer(server, served):
     assert [r.status_code for r in rs] == [200]*16
     assert rs[0].json() == rs[8].json()
 
-def test_similar_without_an_index_is_404(served):
-    url, p = start('--model', served['model'])
+def test_without_an_index_similar_is_404_and_balance_is_served(served):
+    url, p = start('--model', served['model'], '--balance', '0.5')
     try:
-        r = post(url + '/similar', served['images'][0].read_bytes())
+        img = served['images'][0]
+        r = post(url + '/similar', img.read_bytes())
         assert r.status_code == 404 and '--index' in r.json()['detail']
-        assert httpx.get(url + '/health').json()['index'] is None
+        h = httpx.get(url + '/health').json()
+        assert h['index'] is None and h['balance'] == {'label': 0.5}
+        got = post(url + '/predict', img.read_bytes(), top_k=3).json()['predictions']['label']
+        ref = json.loads(cli_in('predict', '--model', served['model'], img, '--top-k', '3', '--balance', '0.5').stdout)['label']
+        assert [l for l,_ in got['top_k']] == [l for l,_ in ref['top_k']] and got['prob'] == pytest.approx(ref['prob'], abs=1e-5)
     finally: p.kill()
 
 def test_an_index_of_another_model_is_a_one_line_error(served, tmp_path):
