@@ -14,7 +14,8 @@ from .export_format import VALID
 from .inference import Predictor
 
 # %% auto #0
-__all__ = ['dataset_split', 'data_of', 'targets_of', 'boxes_of', 'metrics_from', 'evaluate', 'submission_lines']
+__all__ = ['dataset_split', 'data_of', 'targets_of', 'boxes_of', 'metrics_from', 'class_scores', 'by_class', 'evaluate',
+           'submission_lines']
 
 # %% ../nbs/05a_evaluation.ipynb #e3242437
 def dataset_split(data, split:str='val',
@@ -84,6 +85,23 @@ def metrics_from(probs:dict, targets:dict, task:str) -> dict:
     ranks = (p[keep] > p[keep, t[keep]][:, None]).sum(1)       # how many classes score above the true one
     return dict(accuracy=float((ranks < 1).mean()), top_3_accuracy=float((ranks < 3).mean()), top_5_accuracy=float((ranks < 5).mean()))
 
+# %% ../nbs/05a_evaluation.ipynb #2a1c061a
+def class_scores(p:np.ndarray, t:np.ndarray) -> tuple[float, float]:
+    "(balanced accuracy, macro-F1) of probabilities `p` (n, n_classes) against class indices `t` (rows with NaN or -1 left out)"
+    keep = (t >= 0) & ~np.isnan(p).any(1)
+    if not keep.any(): return float('nan'), float('nan')
+    n,pred,t = p.shape[1],p[keep].argmax(1),t[keep]
+    sup,npred,tp = np.bincount(t, minlength=n),np.bincount(pred, minlength=n),np.bincount(t[pred == t], minlength=n)
+    return float((tp/np.maximum(sup, 1))[sup > 0].mean()), float((2*tp/np.maximum(sup + npred, 1))[(sup > 0) | (npred > 0)].mean())
+
+# %% ../nbs/05a_evaluation.ipynb #b6410b23
+def by_class(probs:dict, targets:dict, task:str) -> dict:
+    "Balanced accuracy and macro-F1: of the categories, or per attribute group and their means"
+    s = {h: class_scores(p, targets[h]) for h,p in probs.items()}
+    if task != 'attributes': return dict(zip(('balanced_accuracy', 'macro_f1'), s['label']))
+    return dict(balanced_accuracy=float(np.nanmean([b for b,_ in s.values()])), macro_f1=float(np.nanmean([f for _,f in s.values()])),
+                per_group_balanced_accuracy={h: b for h,(b,_) in s.items()}, per_group_macro_f1={h: f for h,(_,f) in s.items()})
+
 # %% ../nbs/05a_evaluation.ipynb #be81351a
 def evaluate(predictor:Predictor, data, split:str='val', bs:int=32, progress:bool=False) -> dict:
     "Metrics of `predictor` on `split` of the dataset `data`, with the count of images it could not read"
@@ -93,6 +111,7 @@ def evaluate(predictor:Predictor, data, split:str='val', bs:int=32, progress:boo
     probs = predictor.probs(df.path.tolist(), boxes_of(df, predictor.cfg), bs, progress, skip_errors=True)
     res = dict(task=predictor.task, split=SPLIT_NAMES.get(split.lower(), split.lower()), n=len(df) - len(probs.errors), unreadable=len(probs.errors))
     res.update(metrics_from(probs, targets, predictor.task))
+    res.update(by_class(probs, targets, predictor.task))
     if probs.errors: res['unreadable_images'] = [df.path[k] for k in sorted(probs.errors)][:20]
     return res
 

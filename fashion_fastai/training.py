@@ -332,6 +332,9 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         t1 = time.time()
         interp = FashionInterpretation.from_export(run.path, data, split='holdout')
         if settings.get('tta_sizes'): metrics['valid_tta'] = _named_like(interp, names, dls.task)
+        from fashion_fastai.evaluation import by_class
+        r6 = lambda v: {g: round(x, 6) for g,x in v.items()} if isinstance(v, dict) else round(v, 6)
+        metrics['valid_by_class'] = {k: r6(v) for k,v in by_class(interp.probs, interp.targets, dls.task).items()}   # what the rare classes get
         if interpret: interp.save(run.path/'interpretation')     # what `fashion-fastai interpret --split holdout` writes, by the same code
         if interpret: metrics['interpret_seconds'] = round(time.time() - t1, 1)
     plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')

@@ -326,6 +326,8 @@ def test_cpu_recipe_trains_and_its_tta_is_what_evaluate_reports(tmp_path):
     assert plain['mean_accuracy'] == pytest.approx(m['valid']['mean_accuracy'], abs=1e-6)
     for g in ('pattern', 'fit'):
         assert tta['per_group'][g] == pytest.approx(m['valid_tta'][f'{g}_acc'], abs=1e-6)
+    assert tta['balanced_accuracy'] == pytest.approx(m['valid_by_class']['balanced_accuracy'], abs=1e-6)   # the rare classes, as evaluate reads them
+    assert tta['per_group_macro_f1']['fit'] == pytest.approx(m['valid_by_class']['per_group_macro_f1']['fit'], abs=1e-6)
 
 # --- similarity search ---
 def test_index_counts_unreadable_images_and_similar_prints_neighbours_and_a_sheet(small, tmp_path):
