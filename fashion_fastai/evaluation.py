@@ -85,7 +85,7 @@ def metrics_from(probs:dict, targets:dict, task:str) -> dict:
     ranks = (p[keep] > p[keep, t[keep]][:, None]).sum(1)       # how many classes score above the true one
     return dict(accuracy=float((ranks < 1).mean()), top_3_accuracy=float((ranks < 3).mean()), top_5_accuracy=float((ranks < 5).mean()))
 
-# %% ../nbs/05a_evaluation.ipynb #2a1c061a
+# %% ../nbs/05a_evaluation.ipynb #c933358f
 def class_scores(p:np.ndarray, t:np.ndarray) -> tuple[float, float]:
     "(balanced accuracy, macro-F1) of probabilities `p` (n, n_classes) against class indices `t` (rows with NaN or -1 left out)"
     keep = (t >= 0) & ~np.isnan(p).any(1)
@@ -94,7 +94,7 @@ def class_scores(p:np.ndarray, t:np.ndarray) -> tuple[float, float]:
     sup,npred,tp = np.bincount(t, minlength=n),np.bincount(pred, minlength=n),np.bincount(t[pred == t], minlength=n)
     return float((tp/np.maximum(sup, 1))[sup > 0].mean()), float((2*tp/np.maximum(sup + npred, 1))[(sup > 0) | (npred > 0)].mean())
 
-# %% ../nbs/05a_evaluation.ipynb #b6410b23
+# %% ../nbs/05a_evaluation.ipynb #3fa2007c
 def by_class(probs:dict, targets:dict, task:str) -> dict:
     "Balanced accuracy and macro-F1: of the categories, or per attribute group and their means"
     s = {h: class_scores(p, targets[h]) for h,p in probs.items()}
