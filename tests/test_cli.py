@@ -53,7 +53,7 @@ def test_train_writes_the_export_folder_metrics_and_history(small):
     assert (m/'models'/'best.pth').exists()
     cfg, metrics = json.loads((m/'config.json').read_text()), json.loads((m/'metrics.json').read_text())
     assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [32, 32]
-    assert metrics['n_valid'] == 9 and {k: v for k,v in metrics.items() if k not in ('valid', 'interpret_seconds')} == cfg['training']   # the export records the run
+    assert metrics['n_valid'] == 9 and {k: v for k,v in metrics.items() if k not in ('valid', 'valid_by_class', 'interpret_seconds')} == cfg['training']   # the export records the run
     assert metrics['lr'] != 2e-3 and 'lr_find suggests' in small['stderr'] and metrics['lr_steps'] == 20    # --lr find was used, for 20 steps
     rows = (m/'history.csv').read_text().splitlines()
     assert rows[0].startswith('stage,epoch') and len(rows) == 3                # header, frozen epoch, unfrozen epoch
@@ -75,6 +75,9 @@ def test_evaluate_prints_one_json_object(small):
     assert res['task'] == 'attributes' and res['n'] == 9 and res['unreadable'] == 0
     assert set(res['per_group']) == {'pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit'}
     assert res['mean_accuracy'] == pytest.approx(small['train']['valid']['mean_accuracy'], abs=1e-6)
+    by_class = json.loads((small['model']/'metrics.json').read_text())['valid_by_class']     # train's figures for the rare classes
+    assert res['balanced_accuracy'] == pytest.approx(by_class['balanced_accuracy'], abs=1e-6)
+    assert res['per_group_macro_f1'] == pytest.approx(by_class['per_group_macro_f1'], abs=1e-6)
 
 def test_balance_reaches_the_predictor_and_bad_values_are_one_line_errors(small):
     from fashion_fastai.inference import Predictor
