@@ -98,7 +98,8 @@ def class_counts(dls, classes:dict) -> dict:
     "Head → training images per class of `dls` (from `fashion_dls` or any fastai DataLoaders), in the order of `classes`; missing labels not counted"
     items,ds = getattr(dls.train, 'items', None),dls.train_ds
     if hasattr(items, 'columns') and all(h in items for h in classes):     # a dataset DataFrame: its label columns, by name
-        return {h: [int(n) for n in items[h].dropna().astype(str).value_counts().reindex(v, fill_value=0)] for h,v in classes.items()}
+        out = {h: [int(n) for n in items[h].dropna().astype(str).value_counts().reindex([str(c) for c in v], fill_value=0)] for h,v in classes.items()}
+        if all(sum(out[h]) == items[h].notna().sum() for h in classes): return out     # every label found among the classes
     out = {}                                                                # else each target through its own pipeline
     for h,tl in zip(classes, ds.tls[dls.n_inp:]):
         y = np.array([int(tl[i]) for i in range(len(tl))])
