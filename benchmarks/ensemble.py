@@ -4,7 +4,7 @@ Each model predicts as its export says (its own TTA and TTA sizes, bbox crop and
 the ensemble averages the heads' probabilities. The models must have been validated on the same images (the
 `valid_images.txt` of each export folder: e.g. `benchmarks/lever_sweep.py` runs of one seed), so the figure is on a split
 none of them trained on. Prints one JSON line per model and one for the average: mean and per-group accuracy (or top-1
-for categories), balanced accuracy and macro-F1 (means over the groups, as `FashionInterpretation.summary` computes them),
+for categories), balanced accuracy and macro-F1 (means over the groups, `evaluation.by_class`),
 and the seconds each model's prediction took — what the ensemble costs at prediction time.
 
 With `--out DIR` it instead writes the models as one ensemble export folder (`ensemble_exports`, what the `cpu-long`
@@ -18,13 +18,12 @@ import argparse, json, time
 from pathlib import Path
 import numpy as np
 from fashion_fastai.inference import Predictor
-from fashion_fastai.evaluation import data_of, dataset_split, targets_of, boxes_of, metrics_from
-from fashion_fastai.interpret import FashionInterpretation
+from fashion_fastai.evaluation import data_of, dataset_split, targets_of, boxes_of, metrics_from, by_class
 
-def _rare(probs, targets, classes) -> dict:
+def _rare(probs, targets, task) -> dict:
     "Balanced accuracy and macro-F1, averaged over the groups: what the rare classes get"
-    s = FashionInterpretation(probs, targets, classes).summary().iloc[-1]
-    return dict(balanced_accuracy=float(s.balanced_accuracy), macro_f1=float(s.macro_f1))
+    m = by_class(probs, targets, task)
+    return dict(balanced_accuracy=m['balanced_accuracy'], macro_f1=m['macro_f1'])
 
 def _line(name, m, **kw) -> str:
     per = {k: round(v, 4) for k,v in m.pop('per_group', {}).items()}
@@ -47,9 +46,9 @@ def main():
         if pr.classes != preds[0].classes: raise SystemExit(f"{m} predicts other classes than {a.models[0]}: not one task")
         t = time.perf_counter()
         probs.append(pr.probs(df.path.tolist(), boxes_of(df, pr.cfg), skip_errors=True))
-        print(_line(m, metrics_from(probs[-1], targets, task) | _rare(probs[-1], targets, pr.classes), tta_sizes=pr.tta_sizes, seconds=round(time.perf_counter() - t, 1)), flush=True)
+        print(_line(m, metrics_from(probs[-1], targets, task) | _rare(probs[-1], targets, task), tta_sizes=pr.tta_sizes, seconds=round(time.perf_counter() - t, 1)), flush=True)
     mean = {h: np.mean([pb[h] for pb in probs], axis=0) for h in probs[0]}
-    print(_line('+'.join(a.models), metrics_from(mean, targets, task) | _rare(mean, targets, preds[0].classes), n=len(df)))
+    print(_line('+'.join(a.models), metrics_from(mean, targets, task) | _rare(mean, targets, task), n=len(df)))
 
 def _folder(a):
     "Evaluate the models as one ensemble export folder, written to `a.out`"
@@ -61,7 +60,7 @@ def _folder(a):
     df = dataset_split(data_of(pr, a.data), 'holdout', a.out)
     targets,t = targets_of(df, pr.cfg),time.perf_counter()
     probs = pr.probs(df.path.tolist(), boxes_of(df, pr.cfg), skip_errors=True)
-    print(_line(a.out, metrics_from(probs, targets, pr.task) | _rare(probs, targets, pr.classes), tta_sizes=pr.tta_sizes,
+    print(_line(a.out, metrics_from(probs, targets, pr.task) | _rare(probs, targets, pr.task), tta_sizes=pr.tta_sizes,
                 seconds=round(time.perf_counter() - t, 1), n=len(df)))
 
 if __name__ == '__main__': main()
