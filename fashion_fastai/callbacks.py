@@ -1,4 +1,4 @@
-"""Training on a CPU (`FixedGroups`), test-time augmentation (`FlipTTA`), weight averaging, progressive resizing and progress in a log (`EpochLines`): callbacks `fashion_learner` and `train` add.
+"""Training on a CPU (`FixedGroups`), test-time augmentation (`FlipTTA`), weight averaging, progressive resizing, a wall-clock budget (`TimeBudget`) and progress in a log (`EpochLines`): callbacks `fashion_learner` and `train` add.
 
 Docs: https://fashion-fastai.github.io/fashion-fastai/callbacks.html.md"""
 
@@ -6,15 +6,16 @@ Docs: https://fashion-fastai.github.io/fashion-fastai/callbacks.html.md"""
 
 # %% ../nbs/03a_callbacks.ipynb #a97d9b32
 from __future__ import annotations
-import sys
+import sys, time
 from fastai.imports import noop           # the logger fastai's `no_logging` sets (not fastcore's noop)
 from fastcore.imports import IN_NOTEBOOK
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.training import BnFreeze
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'ProgressiveResize', 'EpochLines', 'bars_shown', 'log_progress']
+__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'ProgressiveResize', 'TimeBudget', 'EpochLines', 'bars_shown',
+           'log_progress']
 
 # %% ../nbs/03a_callbacks.ipynb #9f649d57
 class FixedGroups(BnFreeze):
@@ -97,6 +98,57 @@ class ProgressiveResize(Callback):
     def before_train(self):
         if self.run and self.early(): self.learn.dl = self.small.train
 
+
+# %% ../nbs/03a_callbacks.ipynb #a838d0b8
+class TimeBudget(Callback):
+    "End training within `seconds` of `start`: each unfrozen fit's epochs cut to what the time left holds, its schedule annealing over fewer"
+    order = -9                # after `TrainEvalCallback` starts a fit, before the schedulers and the progress bar read its length
+    def __init__(self, seconds:float,          # the budget of the whole run, from `start`
+                 start:float=None,              # when the run started, on `clock` (default: now)
+                 after:float=0.,                # what follows training (validation, TTA, export), in validation passes
+                 margin:float=0.,               # and in seconds
+                 clock=time.monotonic):
+        if not seconds or seconds <= 0: raise ValueError(f"TimeBudget: {seconds} seconds; give a budget above 0")
+        self.seconds,self.after,self.margin,self.clock = seconds,after,margin,clock
+        self.start = clock() if start is None else start
+        self.epochs,self.valids,self.cuts = [],[],[]     # seconds of each epoch (training and validation) and validation pass
+    def before_fit(self):
+        self.run = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds')
+        if not self.run: return
+        self.cut,self.planned,self.fit_epochs = self.opt.frozen_idx == 0,self.n_epoch,[]
+        if self.cut and self.epochs: self._fit_to(sum(self.epochs)/len(self.epochs), done=0, grow=False)
+    def reserve(self) -> float:
+        "Seconds kept for after training: `after` validation passes at the pace measured, and `margin`"
+        return self.after * (sum(self.valids)/len(self.valids) if self.valids else 0.) + self.margin
+    def _fit_to(self, epoch_s:float, done:int, grow:bool):
+        "Set the fit's length to the epochs that end before the budget at `epoch_s` each (at least one more after `done`)"
+        left = self.seconds - (self.clock() - self.start) - self.reserve()
+        n = max(done + 1, min(done + max(int(left // epoch_s), 0), self.planned if grow else self.n_epoch))
+        if n == self.n_epoch: return
+        self.cuts.append(dict(after_epochs=done, planned=self.planned, epochs=n, epoch_seconds=round(epoch_s, 1), left_seconds=round(left, 1)))
+        print(f"TimeBudget: {n} {'unfrozen ' if self.opt.frozen_idx == 0 else ''}epochs instead of {self.n_epoch}, to end within "
+              f"{self.seconds/60:g} minutes: an epoch takes {epoch_s:.0f} s here, {max(left, 0):.0f} s are left after "
+              f"{self.reserve():.0f} s kept for validating and exporting", flush=True)
+        self.learn.n_epoch = n
+        if getattr(self.learn, 'n_iter', 0): self.learn.pct_train = self.train_iter / (self.n_iter * n)    # the schedule, at the new length
+    def before_epoch(self):
+        if not self.run: return
+        if self.epoch >= self.n_epoch: raise CancelFitException()   # cut: fastai loops over the length the fit started with
+        self.t_epoch = self.clock()
+    def before_validate(self):
+        if self.run: self.t_valid = self.clock()
+    def after_validate(self):
+        if self.run: self.valids.append(self.clock() - self.t_valid)
+    def after_epoch(self):
+        if not self.run: return
+        s = self.clock() - self.t_epoch
+        self.epochs.append(s)
+        if not self.cut: return
+        self.fit_epochs.append(s)
+        if self.epoch + 1 < self.n_epoch:
+            self._fit_to(sum(self.fit_epochs)/len(self.fit_epochs), done=self.epoch + 1, grow=len(self.fit_epochs) == 1)
+    def after_cancel_fit(self):
+        if self.run and self.epoch >= self.n_epoch: self.learn.epoch = self.n_epoch - 1     # the last epoch trained
 
 # %% ../nbs/03a_callbacks.ipynb #627788a5
 class EpochLines(Callback):

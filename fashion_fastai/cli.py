@@ -213,6 +213,8 @@ def _train_cmd(sub):
     t.add_argument('--test-size', type=int, help='validate and export at this size, the presize scaled alike: a somewhat larger '
                                                  'size than --size often scores better (FixRes; default: --size)')
     t.add_argument('--epochs', type=int, help='epochs with all layers trainable (default: 3)')
+    t.add_argument('--minutes', type=float, help='end the run within this wall-clock time: where the unfrozen epochs would not fit, '
+                   'fewer, their schedule annealing over them (default: none; the cpu recipe\'s: 40, unless --epochs is given; 0: no limit)')
     t.add_argument('--early-size', type=int, help='progressive resizing: train the frozen stage and the first --early-epochs '
                    'unfrozen epochs at this smaller size, the rest (and every validation) at --size (default: off)')
     t.add_argument('--early-epochs', type=int, help='with --early-size: unfrozen epochs at that size (default: half of --epochs)')

