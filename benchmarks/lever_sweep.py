@@ -8,6 +8,8 @@ the comparison is paired. A variant is NAME=OPTIONS, e.g. `base=` (the recipe), 
 wins; an ensemble recipe's `epochs` are printed per member). Runs start in seed-major order (every variant's first seed, then the
 second…), `--parallel` at a time, so a deadline leaves whole pairs; a run still going at `--stop-after` seconds is
 stopped and reported as such. Each run also writes its interpretation (balanced accuracy and macro-F1 per group).
+Levers are compared at the epochs the recipe plans: each run gets `--minutes 0` (no wall-clock budget, whose cuts
+would follow the machine's speed from run to run) unless its options give `--minutes`.
 
 Prints a JSON line per run (mean and per-group accuracy with and without mirror TTA, balanced accuracy and macro-F1,
 seconds), then one summary line per variant: mean and spread over seeds, and the mean paired gain over the first
@@ -29,7 +31,8 @@ def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None=Non
     if reuse and (folder/'metrics.json').exists(): return dict(row, **metrics_row(folder))
     if time.time() >= stop_at: return dict(row, skipped='not started before --stop-after')
     cmd = [sys.executable, '-m', 'fashion_fastai', 'train', '--recipe', 'cpu', '--data', str(data), '--valid-pct', '0.2',
-           '--seed', str(seed), *(['--workers', str(workers)] if workers is not None else []), *opts, '--out', str(folder)]
+           '--seed', str(seed), *(['--workers', str(workers)] if workers is not None else []),
+           *([] if '--minutes' in opts else ['--minutes', '0']), *opts, '--out', str(folder)]
     t = time.time()
     try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=None if stop_at == float('inf') else max(1, stop_at - t))
     except subprocess.TimeoutExpired: return dict(row, stopped=f'still training at --stop-after, after {time.time() - t:.0f} s')

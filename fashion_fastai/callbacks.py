@@ -116,14 +116,14 @@ class TimeBudget(Callback):
         self.run = not hasattr(self.learn, 'lr_finder') and not hasattr(self.learn, 'gather_preds')
         if not self.run: return
         self.cut,self.planned,self.fit_epochs = self.opt.frozen_idx == 0,self.n_epoch,[]
-        if self.cut and self.epochs: self._fit_to(sum(self.epochs)/len(self.epochs), done=0, grow=False)
+        if self.cut and self.epochs: self._fit_to(sum(self.epochs)/len(self.epochs), done=0)
     def reserve(self) -> float:
         "Seconds kept for after training: `after` validation passes at the pace measured, and `margin`"
         return self.after * (sum(self.valids)/len(self.valids) if self.valids else 0.) + self.margin
-    def _fit_to(self, epoch_s:float, done:int, grow:bool):
-        "Set the fit's length to the epochs that end before the budget at `epoch_s` each (at least one more after `done`)"
+    def _fit_to(self, epoch_s:float, done:int):
+        "Set the fit's length to the epochs that end before the budget at `epoch_s` each (at least one more after `done`, at most as planned)"
         left = self.seconds - (self.clock() - self.start) - self.reserve()
-        n = max(done + 1, min(done + max(int(left // epoch_s), 0), self.planned if grow else self.n_epoch))
+        n = max(done + 1, min(done + max(int(left // epoch_s), 0), self.planned))
         if n == self.n_epoch: return
         self.cuts.append(dict(after_epochs=done, planned=self.planned, epochs=n, epoch_seconds=round(epoch_s, 1), left_seconds=round(left, 1)))
         print(f"TimeBudget: {n} {'unfrozen ' if self.opt.frozen_idx == 0 else ''}epochs instead of {self.n_epoch}, to end within "
@@ -146,7 +146,7 @@ class TimeBudget(Callback):
         if not self.cut: return
         self.fit_epochs.append(s)
         if self.epoch + 1 < self.n_epoch:
-            self._fit_to(sum(self.fit_epochs)/len(self.fit_epochs), done=self.epoch + 1, grow=len(self.fit_epochs) == 1)
+            self._fit_to(sum(self.fit_epochs)/len(self.fit_epochs), done=self.epoch + 1)
     def after_cancel_fit(self):
         if self.run and self.epoch >= self.n_epoch: self.learn.epoch = self.n_epoch - 1     # the last epoch trained
 

@@ -204,7 +204,7 @@ def _train_cmd(sub):
                                                           ', '.join(f'{a}={_shown(v)}' for a,v in r.items() if v is not None)) for k,r in RECIPES.items()))
     t.add_argument('--data', help='dataset folder or CSV (default: the embedded synthetic sample)')
     t.add_argument('--task', choices=['auto', *TASKS], default='auto', help='check the dataset is of this task; without --data, which sample')
-    t.add_argument('--recipe', choices=list(RECIPES), help='preset settings: cpu (2 CPU cores, 26-50 min by the CPU), cpu-lite1, cpu-long (an ensemble of both, ~75 min) or gpu (ResNet-50, one GPU); see above')
+    t.add_argument('--recipe', choices=list(RECIPES), help='preset settings: cpu (2 CPU cores, at most 40 min), cpu-lite1, cpu-long (an ensemble of both, up to 80 min) or gpu (ResNet-50, one GPU); see above')
     t.add_argument('--arch', help='torchvision or timm backbone (default: tf_efficientnet_lite0, pretrained offline)')
     t.add_argument('--weights', help='local pretrained weights file (.pth or .safetensors) for machines without internet')
     t.add_argument('--no-pretrained', action='store_true', help='start from random weights')

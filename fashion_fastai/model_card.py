@@ -89,7 +89,7 @@ def model_card(path) -> str:
             *(['datasets:', f'- {data}'] if data else []),
             *(['metrics:', *[f'- {k}' for k in valid if k != 'valid_loss']] if valid else []), '---']
     heads = [[h, len(v), ', '.join(v) if len(v) <= 12 else ', '.join(v[:12]) + f', … ({len(v) - 12} more)'] for h,v in classes.items()]
-    settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'freeze_epochs', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
+    settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'minutes', 'freeze_epochs', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
                                   'channels_last', 'gamma', 'label_smoothing', 'class_weights', 'progressive', 'keep', 'tta', 'tta_sizes', 'seed') if k in t}
     lines = [*yaml, '',
         f"# {model_arch(cfg)}: clothing {what} from a photo", '',
@@ -120,6 +120,9 @@ def model_card(path) -> str:
         lines += ['## Settings', '', f"Recipe: {settings.pop('recipe', None) or 'none (the defaults)'}; given on top of it: "
                   + (_num(t['overrides']) if t.get('overrides') else 'nothing') + '.', '',
                   _table(['setting', 'value'], [[k, _num(v)] for k,v in settings.items()]), '']
+        if (b := t.get('time_budget') or {}).get('cuts'):
+            lines += [f"Its wall-clock budget ({b['minutes']:g} minutes, `TimeBudget`) cut the unfrozen epochs from "
+                      f"{b['epochs_planned']} to {t['epochs']}: on a faster machine the same settings train all {b['epochs_planned']}.", '']
     lines += ['## Validation', '', f"From {source}.", '']
     if valid:
         tta_name = 'with mirror TTA' + (f" at {', '.join(map(str, t['tta_sizes']))} px" if t.get('tta_sizes') else '')

@@ -207,7 +207,7 @@ def _options(**kw) -> dict:
 # %% ../nbs/09_training.ipynb #fcad2fc6
 def train(data=None,               # dataset folder or CSV (default: the embedded synthetic sample of `task`)
           out=None,                # folder to write the export, metrics.json and history.csv into (required unless `dry_run`)
-          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, 26-50 min by the CPU), 'cpu-long' (an ensemble, ~75 min) or 'gpu' (ResNet-50); see `RECIPES`
+          recipe:str=None,         # preset settings: 'cpu' (2 CPU cores, at most 40 min), 'cpu-long' (an ensemble, up to 80 min) or 'gpu' (ResNet-50); see `RECIPES`
           task:str='auto',         # check the dataset is of this task; without `data`, which sample
           seed:int=42,             # random split, weights of the head, augmentation and shuffling
           valid_pct:float=None,    # random validation fraction of the training rows (default: the dataset's own val split; without one, the recipe's share or 0.2)

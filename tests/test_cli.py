@@ -53,7 +53,7 @@ def test_train_writes_the_export_folder_metrics_and_history(small):
     assert (m/'models'/'best.pth').exists()
     cfg, metrics = json.loads((m/'config.json').read_text()), json.loads((m/'metrics.json').read_text())
     assert cfg['task'] == 'attributes' and cfg['input']['crop_bbox'] and cfg['input']['size'] == [32, 32]
-    assert metrics['n_valid'] == 9 and {k: v for k,v in metrics.items() if k not in ('valid', 'valid_by_class', 'interpret_seconds')} == cfg['training']   # the export records the run
+    assert metrics['n_valid'] == 9 and {k: v for k,v in metrics.items() if k not in ('valid', 'valid_by_class', 'interpret_seconds', 'wall_seconds')} == cfg['training']   # the export records the run
     assert metrics['lr'] != 2e-3 and 'lr_find suggests' in small['stderr'] and metrics['lr_steps'] == 20    # --lr find was used, for 20 steps
     rows = (m/'history.csv').read_text().splitlines()
     assert rows[0].startswith('stage,epoch') and len(rows) == 3                # header, frozen epoch, unfrozen epoch
