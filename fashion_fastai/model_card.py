@@ -120,7 +120,7 @@ def model_card(path) -> str:
         lines += ['## Settings', '', f"Recipe: {settings.pop('recipe', None) or 'none (the defaults)'}; given on top of it: "
                   + (_num(t['overrides']) if t.get('overrides') else 'nothing') + '.', '',
                   _table(['setting', 'value'], [[k, _num(v)] for k,v in settings.items()]), '']
-        if (b := t.get('time_budget') or {}).get('cuts'):
+        if (b := t.get('time_budget') or {}) and t['epochs'] < b['epochs_planned']:     # cut, and not all given back
             lines += [f"Its wall-clock budget ({b['minutes']:g} minutes, `TimeBudget`) cut the unfrozen epochs from "
                       f"{b['epochs_planned']} to {t['epochs']}: on a faster machine the same settings train all {b['epochs_planned']}.", '']
     lines += ['## Validation', '', f"From {source}.", '']
