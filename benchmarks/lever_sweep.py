@@ -32,7 +32,7 @@ def run(name:str, opts:list, seed:int, data:Path, out:Path, workers:int|None=Non
     if time.time() >= stop_at: return dict(row, skipped='not started before --stop-after')
     cmd = [sys.executable, '-m', 'fashion_fastai', 'train', '--recipe', 'cpu', '--data', str(data), '--valid-pct', '0.2',
            '--seed', str(seed), *(['--workers', str(workers)] if workers is not None else []),
-           *([] if '--minutes' in opts else ['--minutes', '0']), *opts, '--out', str(folder)]
+           *([] if any(o.split('=')[0] == '--minutes' for o in opts) else ['--minutes', '0']), *opts, '--out', str(folder)]
     t = time.time()
     try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=None if stop_at == float('inf') else max(1, stop_at - t))
     except subprocess.TimeoutExpired: return dict(row, stopped=f'still training at --stop-after, after {time.time() - t:.0f} s')
