@@ -228,6 +228,8 @@ def _train_cmd(sub):
     t.add_argument('--cache', action=argparse.BooleanOptionalAction, help='decode, crop and presize each image once and keep it in '
                    'memory (n x presize^2 x 3 bytes): faster epochs where decoding is a large share of a step, e.g. 1.35x on 400x533 photos at 160 px (default: off)')
     t.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='NHWC memory format: faster convolutions on CPU (default: on when training on the CPU)')
+    t.add_argument('--train-bn', action=argparse.BooleanOptionalAction, help="the body's batchnorm layers train in the frozen epochs, "
+                   "as in fastai (default); --no-train-bn trains the head alone there (the cpu recipe's choice on attributes): no backward pass through the body")
     t.add_argument('--fixed-groups', type=int, help='leading parameter groups (of 3: early body, late body, head) never trained, '
                    'batchnorm included: faster steps on a CPU (default: 0)')
     t.add_argument('--fp16', action=argparse.BooleanOptionalAction, help='mixed precision (needs a CUDA GPU)')

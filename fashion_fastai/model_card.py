@@ -34,6 +34,16 @@ def card_metrics(path) -> tuple[dict, dict|None, str]:
     v = read_config(path).get('learner', {}).get('validation')
     return v or {}, None, "the Learner's last recorded epoch (`config.json`)"
 
+# %% ../nbs/04b_model_card.ipynb #a3184db2
+def _by_class(by:dict|None) -> list[str]:
+    "The card's lines on every class counted alike, from `metrics.json`'s `valid_by_class` (none without it)"
+    if not by: return []
+    groups = by.get('per_group_balanced_accuracy')
+    out = [f"Every class counted alike (the export as `Predictor` predicts, on the same images): balanced accuracy "
+           f"{_num(by['balanced_accuracy'])}, macro-F1 {_num(by['macro_f1'])}" + (', their means over the groups:' if groups else '.'), '']
+    if groups: out += [_table(['group', 'balanced accuracy', 'macro-F1'], [[g, _num(b), _num(by['per_group_macro_f1'].get(g))] for g,b in groups.items()]), '']
+    return out
+
 # %% ../nbs/04b_model_card.ipynb #911201b5
 def _trained(cfg:dict, member:int=None) -> dict:
     "The training facts a config records: of the model, or of ensemble member `member` ({} when it recorded none)"
@@ -89,7 +99,7 @@ def model_card(path) -> str:
             *(['datasets:', f'- {data}'] if data else []),
             *(['metrics:', *[f'- {k}' for k in valid if k != 'valid_loss']] if valid else []), '---']
     heads = [[h, len(v), ', '.join(v) if len(v) <= 12 else ', '.join(v[:12]) + f', … ({len(v) - 12} more)'] for h,v in classes.items()]
-    settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'minutes', 'freeze_epochs', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
+    settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'minutes', 'freeze_epochs', 'train_bn', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
                                   'channels_last', 'gamma', 'label_smoothing', 'class_weights', 'progressive', 'keep', 'tta', 'tta_sizes', 'seed') if k in t}
     lines = [*yaml, '',
         f"# {model_arch(cfg)}: clothing {what} from a photo", '',
@@ -128,6 +138,7 @@ def model_card(path) -> str:
         tta_name = 'with mirror TTA' + (f" at {', '.join(map(str, t['tta_sizes']))} px" if t.get('tta_sizes') else '')
         lines += [_table(['metric', 'value'] + ([tta_name] if tta else []),
                          [[k, _num(v)] + ([_num(tta.get(k))] if tta else []) for k,v in valid.items()]), '']
+        if (path/'metrics.json').exists(): lines += _by_class(json.loads((path/'metrics.json').read_text()).get('valid_by_class'))
     else: lines += ['Not recorded.', '']
     lines += ['## Use it', '', "With fashion-fastai installed (`pip install fashion-fastai`; fastai itself is not needed to predict):", '',
         '```python', f"MODEL, PHOTOS = '{path.name}', ['photo.jpg']", 'from fashion_fastai.inference import Predictor',

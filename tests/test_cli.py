@@ -245,6 +245,7 @@ def test_recipes_resolve_and_command_line_options_override_them():
     assert (c['arch'], c['size'], c['channels_last'], c['fixed_groups'], c['crop_bbox'], c['tta'], c['keep'], c['n_train'], c['epochs']) == \
            ('tf_efficientnet_lite0', 224, True, 1, True, True, 'last', 490, 30)
     assert dry('--recipe', 'cpu', '--fixed-groups', '0')['fixed_groups'] == 0
+    assert (d['train_bn'], dry('--no-train-bn')['train_bn'], dry('--recipe', 'cpu', '--train-bn')['train_bn']) == (True, False, True)
     assert (c['task'], c['lr']) == ('attributes', 8e-3)          # the recipe's learning rate for the dataset's task
     assert (c['tta_sizes'], dry('--recipe', 'cpu', '--tta-sizes', '224', '256')['tta_sizes']) == ([224, 256, 288], [224, 256])   # multi-scale TTA
     assert dry('--recipe', 'cpu', '--no-tta')['tta_sizes'] is None
