@@ -1,4 +1,4 @@
-"""Training on a CPU (`FixedGroups`), test-time augmentation (`FlipTTA`), weight averaging, progressive resizing, a wall-clock budget (`TimeBudget`) and progress in a log (`EpochLines`): callbacks `fashion_learner` and `train` add.
+"""Training on a CPU (`FixedGroups`), test-time augmentation (`FlipTTA`), weight averaging, mixup (`LabelMixUp`), progressive resizing, a wall-clock budget (`TimeBudget`) and progress in a log (`EpochLines`): callbacks `fashion_learner` and `train` add.
 
 Docs: https://fashion-fastai.github.io/fashion-fastai/callbacks.html.md"""
 
@@ -12,9 +12,11 @@ from fastcore.imports import IN_NOTEBOOK
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.training import BnFreeze
 from fastai.callback.progress import ProgressCallback
+from fastai.callback.mixup import MixUp
+import torch
 
 # %% auto #0
-__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'ProgressiveResize', 'TimeBudget', 'EpochLines', 'bars_shown',
+__all__ = ['FixedGroups', 'FlipTTA', 'WeightAverage', 'LabelMixUp', 'ProgressiveResize', 'TimeBudget', 'EpochLines', 'bars_shown',
            'log_progress']
 
 # %% ../nbs/03a_callbacks.ipynb #9f649d57
@@ -72,6 +74,28 @@ class WeightAverage(Callback):
     def restore(self):
         "Put the trained weights back after `use`"
         if self.trained is not None: self.target.load_state_dict(self.trained); self.trained = None
+
+# %% ../nbs/03a_callbacks.ipynb #2531a047
+class LabelMixUp(MixUp):
+    "fastai's `MixUp` for any number of label tensors: each image blended with another of the batch, its loss the same blend of their losses"
+    def __init__(self, alpha:float=0.2):   # Beta(alpha, alpha): 0.2–0.4 mixes lightly
+        if not alpha > 0: raise ValueError(f"mixup alpha={alpha}: it must be above 0 (0.2 to 0.4 mixes lightly; leave mixup out to train without it)")
+        super().__init__(alpha)
+    def before_train(self):
+        super().before_train()
+        if not self.stack_y:
+            raise ValueError(f"mixup blends the losses of two labels, and {type(self.learn.loss_func).__name__} does not take class indices "
+                             "(no `y_int`): use the learner's own loss (`AttributeLoss`, `FocalLoss`) or one with `y_int = True`")
+    def before_batch(self):
+        x0 = self.xb[0]
+        lam = self.distrib.sample((x0.size(0),)).to(x0.device)
+        self.lam = torch.maximum(lam, 1 - lam)                                  # each image keeps the larger share
+        self.shuffle = torch.randperm(x0.size(0), device=x0.device)              # its partner in the batch
+        self.yb1 = tuple(y[self.shuffle] for y in self.yb)
+        def _mix(x):
+            m = torch.lerp(x[self.shuffle], x, self.lam.to(x.dtype).view(-1, *[1]*(x.dim() - 1)))
+            return m.contiguous(memory_format=torch.channels_last) if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) else m
+        self.learn.xb = tuple(_mix(x) for x in self.xb)
 
 # %% ../nbs/03a_callbacks.ipynb #0b85d6a5
 class ProgressiveResize(Callback):

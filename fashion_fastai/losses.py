@@ -37,6 +37,7 @@ def focal_cross_entropy(logits:torch.Tensor,  # (n, n_classes) raw scores
 # %% ../nbs/03_losses.ipynb #6a9bdeaa
 class AttributeLoss(nn.Module):
     "Weighted sum over attribute groups of the focal cross-entropy of each group's labelled items"
+    y_int = True                                # its targets are class indices (fastai's `MixUp` blends losses, not labels)
     def __init__(self, groups:list=GROUPS,      # group names, in model output order
                  gamma:float=0.,                # focal loss focusing parameter (0: cross-entropy)
                  label_smoothing:float=0.,
@@ -68,6 +69,7 @@ class AttributeLoss(nn.Module):
 # %% ../nbs/03_losses.ipynb #08247cbe
 class FocalLoss(nn.Module):
     "Focal cross-entropy with label smoothing and class weights for one single-label output"
+    y_int = True
     def __init__(self, gamma:float=0., label_smoothing:float=0., weight=None, reduction:str='mean'):
         super().__init__()
         store_attr('gamma,label_smoothing,reduction')

