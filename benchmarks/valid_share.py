@@ -18,7 +18,9 @@ over the first share.
 With `--variants NAME=OPTIONS` other settings are trained at the last share on the same splits (folders NAME-seedS)
 and compared with the first share, e.g. `--shares 0.1 --variants 'e11=--epochs 11'`: the recipe against 1 + 11 epochs.
 
-Usage: python benchmarks/valid_share.py [--shares 0.2 0.1] [--variants NAME=OPTIONS ...] [--seeds 1 2 3] [--test 1000] [--data DIR] [--out runs/valid-share]
+`--variants-only` skips the shares' own runs (measured before, in the record; a fresh clone of the runs folder has none).
+
+Usage: python benchmarks/valid_share.py [--shares 0.2 0.1] [--variants NAME=OPTIONS ...] [--variants-only] [--seeds 1 2 3] [--test 1000] [--data DIR] [--out runs/valid-share]
 """
 import argparse, json, os, sys
 from pathlib import Path
@@ -80,6 +82,7 @@ if __name__ == '__main__':
     p.add_argument('--data', help='the attribute dataset (default: ../shared/data/fashion-attributes/FashionDataset)')
     p.add_argument('--out', default='runs/valid-share')
     p.add_argument('--jsonl', help='also append each line to this file')
+    p.add_argument('--variants-only', action='store_true', help="train only the variants, not the shares' runs (measured before: pair with the record)")
     a = p.parse_args()
     src = Path(a.data) if a.data else shared_data('fashion-attributes/FashionDataset')
     if src is None or not (src/'split'/'train.txt').exists(): sys.exit('the attribute dataset (split/train.txt) is not there: give --data, or set FASHION_FASTAI_DATA')
@@ -92,7 +95,7 @@ if __name__ == '__main__':
     rows = []
     for s in a.seeds:                          # seed-major: a deadline leaves whole pairs
         d = carve(src, out, a.test, s)
-        for sh in a.shares: rows.append(r := run(sh, s, d, out)); emit(r)
+        for sh in ([] if a.variants_only else a.shares): rows.append(r := run(sh, s, d, out)); emit(r)
         for n,o in variants: rows.append(r := run(a.shares[-1], s, d, out, n, o)); emit(r)
     keys = [f'{k}_{m}' for k in ('test_tta', 'test') for m in SCORES] + ['accuracy_tta']
     for r in summarise(rows, [f'p{sh}' for sh in a.shares] + [n for n,_ in variants], keys): emit(dict(summary=True, **r))

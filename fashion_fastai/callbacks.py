@@ -79,8 +79,12 @@ class WeightAverage(Callback):
 class LabelMixUp(MixUp):
     "fastai's `MixUp` for any number of label tensors: each image blended with another of the batch, its loss the same blend of their losses"
     def __init__(self, alpha:float=0.2):   # Beta(alpha, alpha): 0.2–0.4 mixes lightly
-        if not alpha > 0: raise ValueError(f"mixup alpha={alpha}: it must be above 0 (0.2 to 0.4 mixes lightly; leave mixup out to train without it)")
+        self.check(alpha)
         super().__init__(alpha)
+    @staticmethod
+    def check(alpha:float, name:str='mixup'):
+        "Raise unless `alpha`, the α of mixup's Beta(α, α), is above 0"
+        if not alpha > 0: raise ValueError(f"{name}: alpha {alpha} is the α of mixup's Beta(α, α) and must be above 0 (0.2 to 0.4 mixes lightly; leave mixup out to train without it)")
     def before_train(self):
         super().before_train()
         if not self.stack_y:

@@ -101,7 +101,9 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
         WeightAverage.check(decays, 'ema (--ema)')
     if decays and settings['keep'] == 'best':
         raise ValueError("ema (--ema) exports an average of the last fit's weights, not one epoch's: add keep='last' (--keep last), or drop ema")
-    if settings['mixup'] < 0: raise ValueError(f"mixup {settings['mixup']} (--mixup): the α of mixup's Beta(α, α), above 0 (0.2 to 0.4 mixes lightly), or 0 for none")
+    if settings['mixup']:
+        from fashion_fastai.callbacks import LabelMixUp
+        LabelMixUp.check(settings['mixup'], 'mixup (--mixup)')
     if settings['early_size'] is not None:
         from fashion_fastai.callbacks import ProgressiveResize
         if settings['progressive']: raise ValueError("early_size (--early-size) resizes fine_tune's epochs, and progressive=True (--progressive) trains branches instead: drop one")
