@@ -5,7 +5,8 @@ channels-last and fixed groups; `pretrained=False`, which does not change the co
 unfrozen training steps with and without `LabelMixUp(0.2)`, alternating, `--rounds` times each. A step is the time
 between two `after_batch` events (data loading, the blend, forward, backward, optimiser), the median over the steps of a
 round after `--warmup`. Also reports the memory layout of the batch the model receives (`input_channels_last`), the same
-with and without the blend: a layout change would slow every convolution. Prints a JSON line per round and the ratio of the medians, measured in this run. Run alone.
+with and without the blend: a layout change would slow every convolution. Prints a JSON line per round and the ratio
+of the medians, measured in this run. Run alone.
 
 Usage: python benchmarks/mixup_cost.py [--data DIR] [--steps 25] [--warmup 3] [--rounds 2] [--n 1600]
 """
