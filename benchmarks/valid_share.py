@@ -98,4 +98,5 @@ if __name__ == '__main__':
         for sh in ([] if a.variants_only else a.shares): rows.append(r := run(sh, s, d, out)); emit(r)
         for n,o in variants: rows.append(r := run(a.shares[-1], s, d, out, n, o)); emit(r)
     keys = [f'{k}_{m}' for k in ('test_tta', 'test') for m in SCORES] + ['accuracy_tta']
-    for r in summarise(rows, [f'p{sh}' for sh in a.shares] + [n for n,_ in variants], keys): emit(dict(summary=True, **r))
+    names = ([] if a.variants_only else [f'p{sh}' for sh in a.shares]) + [n for n,_ in variants]   # the shares' runs only when trained here
+    for r in summarise(rows, names, keys): emit(dict(summary=True, **r))

@@ -237,6 +237,8 @@ def _train_cmd(sub):
     t.add_argument('--label-smoothing', type=float, help='label smoothing (default: 0)')
     t.add_argument('--mixup', type=float, metavar='ALPHA', help="mixup: train on blends of two images of a batch, Beta(ALPHA, ALPHA) "
                    "(0.2 to 0.4 mixes lightly; default: 0, none)")
+    t.add_argument('--landmarks', type=float, metavar='W', help="attributes: also train a head that predicts the challenge's 8 landmarks "
+                   "(split/*_landmards.txt), its loss weighted by W (e.g. 1); it is taken out before export, so the model predicts as without it (default: 0, none)")
     t.add_argument('--class-weights', choices=['balanced'], help='weigh rarer classes more in the loss')
     t.add_argument('--tta', action=argparse.BooleanOptionalAction, help='also report validation metrics with mirror-image test-time augmentation')
     t.add_argument('--tta-sizes', type=int, nargs='+', metavar='SIZE', help='with --tta: multi-scale TTA, the probabilities at these image '

@@ -16,14 +16,16 @@ from fasttransform.transform import Transform
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.transforms import Categorize, Category, ColReader, IndexSplitter, RandomSplitter
 from fastai.torch_core import TensorCategory, show_title
-from fastai.vision.core import PILImage, imagenet_stats
+from fastai.vision.core import PILImage, PointScaler, TensorPoint, imagenet_stats
 from fastai.vision.data import ImageBlock
-from fastai.vision.augment import Resize, ResizeMethod, aug_transforms, Normalize
-from .datasets import GROUPS, BBOX, bbox_crop, draft_for, read_dataset, task_of, label_cols, open_image, unreadable_images
+from fastai.vision.augment import Resize, ResizeMethod, RandomResizedCropGPU, aug_transforms, Normalize
+import torch
+from .datasets import GROUPS, BBOX, LANDMARKS, bbox_crop, bbox_window, draft_for, read_dataset, task_of, label_cols, open_image, unreadable_images
 
 # %% auto #0
 __all__ = ['backbone_stats', 'LoadImage', 'CachedImages', 'cache_fits', 'AttrCategory', 'AttrCategorize', 'AttributeBlock',
-           'default_presize', 'fashion_block', 'fashion_dls', 'show_batch', 'norm_stats', 'resize_dls']
+           'LandmarkPoints', 'LandmarkBlock', 'PointResizedCropGPU', 'default_presize', 'fashion_block', 'fashion_dls',
+           'show_batch', 'norm_stats', 'resize_dls']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 _TORCHVISION = ('resnet', 'resnext', 'wide_resnet', 'densenet', 'vgg', 'alexnet', 'squeezenet', 'mobilenet', 'efficientnet_b', 'efficientnet_v2', 'regnet', 'convnext_', 'swin_', 'vit_')
@@ -109,6 +111,45 @@ def AttributeBlock(group:str, vocab:list) -> TransformBlock:
     "A `TransformBlock` for one attribute group"
     return TransformBlock(type_tfms=AttrCategorize(group, vocab))
 
+# %% ../nbs/01_data.ipynb #fa37d0be
+def _image_size(path) -> tuple[int, int]:
+    "(width, height) of the image at `path` as `open_image` gives it (EXIF orientation applied), from its header"
+    from PIL import Image
+    with Image.open(path) as im:
+        w,h = im.size
+        return (h, w) if im.getexif().get(0x0112) in (5, 6, 7, 8) else (w, h)
+
+class LandmarkPoints(Transform):
+    "A row's 8 landmarks as a `TensorPoint` in -1…1 coordinates of the image `LoadImage(crop_bbox, pad)` gives; NaN where absent"
+    def __init__(self, crop_bbox:bool=False, pad:float=0.1):
+        super().__init__()
+        store_attr()
+        self.store = {}                           # row index → points: the header is read once
+    def encodes(self, row):
+        pts = self.store.get(row.name)
+        if pts is None:
+            v = np.array([np.nan if pd.isna(x) else float(x) for x in (row.get(c) for c in LANDMARKS)], dtype=np.float32).reshape(-1, 2)
+            size = _image_size(row['path'])
+            box = [row.get(b) for b in BBOX]
+            l,t,r,b = bbox_window(box, size, self.pad) if self.crop_bbox and not any(pd.isna(x) for x in box) else (0, 0, *size)
+            pts = self.store[row.name] = torch.from_numpy((v - [l, t]) / np.array([r - l, b - t], dtype=np.float32) * 2 - 1)
+        return TensorPoint(pts.clone(), img_size=None)
+    def __repr__(self): return f'LandmarkPoints(crop_bbox={self.crop_bbox}, pad={self.pad})'
+
+def LandmarkBlock() -> TransformBlock:
+    "A `TransformBlock` for `LandmarkPoints` targets: already scaled, shown in the pixels of the image they go with"
+    return TransformBlock(item_tfms=PointScaler(do_scale=False))
+
+# %% ../nbs/01_data.ipynb #e6a8a46d
+class PointResizedCropGPU(RandomResizedCropGPU):
+    "fastai's `RandomResizedCropGPU`, which also moves `TensorPoint` targets with its crop"
+    def before_call(self, b, split_idx):
+        super().before_call(b, split_idx)
+        self.hw = (b[0] if isinstance(b, tuple) else b).shape[-2:]
+    def encodes(self, x:TensorPoint):
+        (h,w),(ch,cw),(t,l) = self.hw,self.cp_size,self.tl          # -1…1 of the whole image → of the crop
+        return TensorPoint(x*x.new_tensor([w/cw, h/ch]) + x.new_tensor([(w - 2*l)/cw - 1, (h - 2*t)/ch - 1]), img_size=self.size)
+
 # %% ../nbs/01_data.ipynb #9a4faaba
 def default_presize(size:int, presize:int=None) -> int:
     "`presize`, else fastai's advice for presizing: 1.25 × `size`, to a multiple of 8"
@@ -122,13 +163,14 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
                   bbox_pad:float=0.1,       # padding around the bbox, as a fraction of its width/height
                   draft:bool=False,         # decode JPEGs reduced (1/2 to 1/8) where what is presized keeps ≥ `presize` pixels
                   cache:bool=False,         # keep each image decoded, cropped and presized in memory after its first load (`CachedImages`)
+                  landmarks:bool=False,     # attributes: the challenge's landmarks as a last target (`LandmarkPoints`), to train a landmark head
                   stats:tuple=None,         # normalisation (mean, std); default none: `fashion_learner` adds the backbone's
                   resize_method:str=ResizeMethod.Squish, # how the presize resize fits images: squish, crop or pad
                   min_scale:float=0.75,     # smallest crop area kept by the random resized crop
                   splitter=None,            # fastai splitter (default: the `split` column's val rows)
                   **aug_kwargs              # passed on to `aug_transforms`
                  ) -> DataBlock:
-    "A DataBlock for the dataset in `df`: image → six attribute targets, or image → category"
+    "A DataBlock for the dataset in `df`: image → six attribute targets (and the landmarks), or image → category"
     presize = default_presize(size, presize)
     load = LoadImage(crop_bbox, bbox_pad, presize if draft else None)
     if cache and resize_method != ResizeMethod.Squish:
@@ -137,11 +179,18 @@ def fashion_block(df:pd.DataFrame,          # dataset DataFrame (see `fashion_fa
     if task_of(df) == 'attributes':
         ys = [AttributeBlock(g, list(df[g].cat.categories)) for g in GROUPS]
     else: ys = [CategoryBlock(vocab=list(df.label.cat.categories), sort=False)]
-    return DataBlock(blocks=(ImageBlock, *ys), n_inp=1,
-                     getters=[load, *[ColReader(c) for c in label_cols(df)]],
+    getters,augs = [load, *[ColReader(c) for c in label_cols(df)]],aug_transforms(size=size, min_scale=min_scale, **aug_kwargs)
+    if landmarks:
+        if task_of(df) != 'attributes' or not set(LANDMARKS) <= set(df.columns) or df[LANDMARKS].isna().all().all():
+            raise ValueError("landmarks=True (--landmarks) needs the attribute challenge's landmarks (split/train_landmards.txt), "
+                             "and this dataset has none: leave landmarks out")
+        ys,getters = ys + [LandmarkBlock()],getters + [LandmarkPoints(crop_bbox, bbox_pad)]
+        augs = [PointResizedCropGPU(t.size, min_scale=t.min_scale, ratio=t.ratio, mode=t.mode, valid_scale=t.valid_scale, max_scale=t.max_scale)
+                if isinstance(t, RandomResizedCropGPU) else t for t in augs]
+    return DataBlock(blocks=(ImageBlock, *ys), n_inp=1, getters=getters,
                      splitter=ifnone(splitter, _split_col),
                      item_tfms=Resize(presize, method=resize_method),
-                     batch_tfms=[*aug_transforms(size=size, min_scale=min_scale, **aug_kwargs), *([Normalize.from_stats(*stats)] if stats else [])])
+                     batch_tfms=[*augs, *([Normalize.from_stats(*stats)] if stats else [])])
 
 def _split_col(df): return IndexSplitter(np.flatnonzero((df.split == 'val').to_numpy()))(df)
 

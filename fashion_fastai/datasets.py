@@ -12,26 +12,34 @@ import pandas as pd
 import mimetypes
 
 # %% auto #0
-__all__ = ['GROUPS', 'SPLITS', 'BBOX', 'SPLIT_NAMES', 'IMAGE_EXTS', 'LAYOUTS', 'MAX_IMAGE_PIXELS', 'bbox_crop', 'DatasetError',
-           'MissingFileError', 'AnnotationError', 'MissingImagesError', 'EmptyDatasetError', 'read_rows',
-           'read_attr_names', 'read_attributes', 'read_category_names', 'read_categories', 'image_files', 'read_folder',
-           'read_csv_labels', 'detect_layout', 'read_dataset', 'task_of', 'label_cols', 'ImageError', 'to_rgb',
-           'open_image', 'unreadable_images', 'draft_for', 'shared_data']
+__all__ = ['GROUPS', 'SPLITS', 'BBOX', 'LANDMARK_NAMES', 'LANDMARKS', 'SPLIT_NAMES', 'IMAGE_EXTS', 'LAYOUTS', 'MAX_IMAGE_PIXELS',
+           'bbox_window', 'bbox_crop', 'DatasetError', 'MissingFileError', 'AnnotationError', 'MissingImagesError',
+           'EmptyDatasetError', 'read_rows', 'read_attr_names', 'read_attributes', 'read_category_names',
+           'read_categories', 'image_files', 'read_folder', 'read_csv_labels', 'detect_layout', 'read_dataset',
+           'task_of', 'label_cols', 'ImageError', 'to_rgb', 'open_image', 'unreadable_images', 'draft_for',
+           'shared_data']
 
 # %% ../nbs/00_datasets.ipynb #d139376c
 GROUPS = ['pattern', 'sleeve', 'length', 'neckline', 'fabric', 'fit']
 SPLITS = ['train', 'val', 'test']
 BBOX = ['x1', 'y1', 'x2', 'y2']
+# the challenge's 8 landmarks, in file order: left and right (in the image) collar, sleeve end, waistline and hem
+LANDMARK_NAMES = ['collar_l', 'collar_r', 'sleeve_l', 'sleeve_r', 'waist_l', 'waist_r', 'hem_l', 'hem_r']
+LANDMARKS = [f'{n}_{a}' for n in LANDMARK_NAMES for a in 'xy']
 SPLIT_NAMES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val', 'validation': 'val', 'test': 'test'}
 
 # %% ../nbs/00_datasets.ipynb #38bba523
+def bbox_window(box, size:tuple, pad:float=0.1) -> tuple:
+    "The window (left, top, right, bottom) in an image of `size` (width, height): `box` (x1, y1, x2, y2) padded by `pad` of its size on each side, clipped"
+    x1,y1,x2,y2 = box
+    px,py = (x2-x1)*pad,(y2-y1)*pad
+    return max(0, int(x1-px)), max(0, int(y1-py)), min(size[0], int(round(x2+px))), min(size[1], int(round(y2+py)))
+
 def bbox_crop(img, box, pad:float=0.1):
     "Crop the PIL image `img` to `box` (x1, y1, x2, y2), padded by `pad` of its size on each side and clipped to the image"
     fw,fh = img.info.get('full_size', img.size)       # an image `open_image` decoded reduced: the box is in full-size pixels
     sx,sy = img.size[0]/fw,img.size[1]/fh
-    x1,y1,x2,y2 = (int(b*s) for b,s in zip(box, (sx, sy, sx, sy)))
-    px,py = (x2-x1)*pad,(y2-y1)*pad
-    return img.crop((max(0, int(x1-px)), max(0, int(y1-py)), min(img.size[0], int(round(x2+px))), min(img.size[1], int(round(y2+py)))))
+    return img.crop(bbox_window([int(b*s) for b,s in zip(box, (sx, sy, sx, sy))], img.size, pad))
 
 # %% ../nbs/00_datasets.ipynb #208347f5
 class DatasetError(Exception):
@@ -158,6 +166,13 @@ def _read_attr_split(root, split, groups) -> pd.DataFrame:
         if len(rows) != len(imgs):
             raise AnnotationError(bbox_fn, len(rows), f"{bbox_fn.name} has {len(rows)} rows but {split}.txt lists {len(imgs)} images")
         df[BBOX] = pd.DataFrame([v for _,v in rows], columns=BBOX).astype('Int64')
+    lm_fn = sd/f'{split}_landmards.txt'       # sic: the challenge's own spelling
+    if lm_fn.exists():
+        rows = read_rows(lm_fn, ncols=len(LANDMARKS), ints=True)
+        if len(rows) != len(imgs):
+            raise AnnotationError(lm_fn, len(rows), f"{lm_fn.name} has {len(rows)} rows but {split}.txt lists {len(imgs)} images")
+        pts = [[None if v[i] == v[i+1] == 0 else v[i+k] for i in range(0, len(v), 2) for k in (0, 1)] for _,v in rows]
+        df[LANDMARKS] = pd.DataFrame(pts, columns=LANDMARKS).astype('Int64')     # absent points (0 0) are missing
     return df
 
 # %% ../nbs/00_datasets.ipynb #70c23181
@@ -165,7 +180,7 @@ def read_attributes(path,                 # the `FashionDataset` folder (or its 
                     splits:list=None,     # splits to read (default: every split whose list file exists)
                     missing:str='error'   # listed images not on disk: 'error', 'skip' (with a warning) or 'ignore'
                    ) -> pd.DataFrame:
-    "One row per image of the attribute prediction challenge: path, split, six group labels, bbox"
+    "One row per image of the attribute prediction challenge: path, split, six group labels, bbox, landmarks"
     root = _attr_root(path)
     groups = read_attr_names(root/'split'/'list_attr_cloth.txt')
     if splits is None:

@@ -14,6 +14,7 @@ from torch import nn
 from safetensors.torch import save_file
 from fastai.vision.learner import TimmBody
 from fastai.vision.augment import Resize, RandomResizedCropGPU, AffineCoordTfm, Normalize
+from fastai.vision.core import PointScaler
 from fastai.data.transforms import IntToFloatTensor, ToTensor
 from . import __version__
 from .data import LoadImage
@@ -68,6 +69,7 @@ def input_spec(dls) -> dict:
     for t in dl.after_item.fs:
         if isinstance(t, Resize):
             spec.update(presize=[t.size[1], t.size[0]], resize_method=str(t.method), pad_mode=str(t.pad_mode))
+        elif isinstance(t, PointScaler): pass        # the landmark target's (`LandmarkBlock`): images pass through it
         elif not isinstance(t, ToTensor): raise ExportError(f"Cannot export the item transform {t!r}: only Resize is reproduced")
     if spec['presize'] is None: raise ExportError("The DataLoaders have no item Resize: images of different sizes cannot be batched")
     for t in dl.after_batch.fs:

