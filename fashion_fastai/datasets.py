@@ -35,6 +35,7 @@ def bbox_window(box, size:tuple, pad:float=0.1) -> tuple:
     px,py = (x2-x1)*pad,(y2-y1)*pad
     return max(0, int(x1-px)), max(0, int(y1-py)), min(size[0], int(round(x2+px))), min(size[1], int(round(y2+py)))
 
+# %% ../nbs/00_datasets.ipynb #3dc4171f
 def bbox_crop(img, box, pad:float=0.1):
     "Crop the PIL image `img` to `box` (x1, y1, x2, y2), padded by `pad` of its size on each side and clipped to the image"
     fw,fh = img.info.get('full_size', img.size)       # an image `open_image` decoded reduced: the box is in full-size pixels

@@ -78,7 +78,7 @@ def test_blank_line_inside_a_file(attrs):
 def test_empty_dataset(attrs):
     for s in ('train', 'val', 'test'): (attrs/'split'/f'{s}.txt').write_text('')
     for s in ('train', 'val'): (attrs/'split'/f'{s}_attr.txt').write_text('')
-    for f in (attrs/'split').glob('*_bbox.txt'): f.unlink()
+    for f in [*(attrs/'split').glob('*_bbox.txt'), *(attrs/'split').glob('*_landmards.txt')]: f.unlink()
     with pytest.raises(EmptyDatasetError, match='No images found'): read_attributes(attrs)
 
 # --- category benchmark ---
